@@ -1,0 +1,122 @@
+// Package manifests holds the workload's YAML, embedded, and renders it per
+// cluster. The YAML stays readable on its own; the few values that differ per
+// cluster or per image source are template fields.
+package manifests
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"fmt"
+	"text/template"
+
+	"sigs.k8s.io/e2e-framework/klient/decoder"
+	"sigs.k8s.io/e2e-framework/klient/k8s"
+)
+
+// ManagedBy is the value of app.kubernetes.io/managed-by on everything the
+// suite creates; deletion only ever selects on it.
+const ManagedBy = "clustermesh-e2e"
+
+// ManagedByLabel is the label key carrying ManagedBy.
+const ManagedByLabel = "app.kubernetes.io/managed-by"
+
+// Files in the order they are applied: the namespace first.
+var Files = []string{"namespace.yaml", "helloworld.yaml", "client.yaml"}
+
+//go:embed *.yaml
+var files embed.FS
+
+// Params are the per-cluster values of the templates.
+type Params struct {
+	Namespace   string
+	ClusterName string
+	// Title is the helloworld page title (TITLE), naming the cluster.
+	Title           string
+	HelloworldImage string
+	ClientImage     string
+	// ClientCommand overrides the client image's command; empty keeps the
+	// image's own (tini running sleep).
+	ClientCommand []string
+	PullPolicy    string
+	Replicas      int
+	ContainerPort int
+	ReadinessPath string
+	// TerminationGracePeriodSeconds bounds a helloworld pod's shutdown.
+	TerminationGracePeriodSeconds int
+}
+
+// Title is the helloworld page title of the cluster with the given ID, as the
+// seed's app prints it.
+func Title(id int) string {
+	return fmt.Sprintf("Welcome to Azure Kubernetes Service (AKS) 'helloworld' on cluster %d", id)
+}
+
+// DefaultParams are the values for cluster name/id with the images built here.
+func DefaultParams(namespace, cluster string, id int) Params {
+	return Params{
+		Namespace:                     namespace,
+		ClusterName:                   cluster,
+		Title:                         Title(id),
+		HelloworldImage:               "localhost/clustermesh-e2e/helloworld:v1",
+		ClientImage:                   "localhost/clustermesh-e2e/client:v1",
+		PullPolicy:                    "IfNotPresent",
+		Replicas:                      1,
+		ContainerPort:                 8080,
+		ReadinessPath:                 "/healthz",
+		TerminationGracePeriodSeconds: 10,
+	}
+}
+
+// ManagedBy lets the templates write the label value.
+func (Params) ManagedBy() string { return ManagedBy }
+
+func (p Params) validate() error {
+	switch {
+	case p.Namespace == "":
+		return fmt.Errorf("manifests: empty namespace")
+	case p.ClusterName == "":
+		return fmt.Errorf("manifests: empty cluster name")
+	case p.HelloworldImage == "" || p.ClientImage == "":
+		return fmt.Errorf("[%s] manifests: helloworld and client images must be set", p.ClusterName)
+	case p.ContainerPort <= 0 || p.ContainerPort > 65535:
+		return fmt.Errorf("[%s] manifests: container port %d out of range", p.ClusterName, p.ContainerPort)
+	case p.Replicas < 0:
+		return fmt.Errorf("[%s] manifests: negative replicas %d", p.ClusterName, p.Replicas)
+	}
+	return nil
+}
+
+// Render executes one embedded template with p.
+func Render(name string, p Params) ([]byte, error) {
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	t, err := template.New(name).Option("missingkey=error").ParseFS(files, name)
+	if err != nil {
+		return nil, fmt.Errorf("[%s] manifests: parse %s: %w", p.ClusterName, name, err)
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, p); err != nil {
+		return nil, fmt.Errorf("[%s] manifests: render %s: %w", p.ClusterName, name, err)
+	}
+	return b.Bytes(), nil
+}
+
+// Objects renders every file and decodes it into typed objects (Namespace,
+// Deployment, Service, ...), in apply order.
+func Objects(ctx context.Context, p Params) ([]k8s.Object, error) {
+	var out []k8s.Object
+	for _, name := range Files {
+		raw, err := Render(name, p)
+		if err != nil {
+			return nil, err
+		}
+		objs, err := decoder.DecodeAll(ctx, bytes.NewReader(raw))
+		if err != nil {
+			return nil, fmt.Errorf("[%s] manifests: decode %s: %w", p.ClusterName, name, err)
+		}
+		out = append(out, objs...)
+	}
+	return out, nil
+}

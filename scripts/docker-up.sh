@@ -80,7 +80,11 @@ main() {
 
 	if docker info >/dev/null 2>&1; then
 		log "docker engine already answers"
-		if lacks_sys_resource && [[ $(docker info --format '{{.DefaultRuntime}}' 2>/dev/null) != "$RUNTIME_NAME" ]]; then
+		local runtime
+		runtime=$(docker info --format '{{.DefaultRuntime}}' 2>/dev/null)
+		# Keep an installed wrapper current with its source.
+		[[ $runtime == "$RUNTIME_NAME" ]] && install_wrapper
+		if lacks_sys_resource && [[ $runtime != "$RUNTIME_NAME" ]]; then
 			log "WARNING: this host lacks CAP_SYS_RESOURCE but the running dockerd's default runtime is not $RUNTIME_NAME;"
 			log "         privileged containers (kind nodes) may fail with 'unable to apply caps'"
 		fi

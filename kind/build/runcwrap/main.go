@@ -9,9 +9,11 @@
 // either, so the wrapper removes the capability from the spec on the way to
 // runc: config.json in the bundle for create/run, the --process file for exec.
 //
-// The real runc is RUNCWRAP_RUNC if set, else the first "runc" on PATH that is
-// not this program. RUNCWRAP_DROP (comma separated, default CAP_SYS_RESOURCE)
-// names the capabilities to remove.
+// By default it removes exactly the capabilities that its own bounding set
+// lacks (read from /proc/self/status), so on a host that has them all it
+// changes nothing; RUNCWRAP_DROP (comma separated) names them explicitly
+// instead. The real runc is RUNCWRAP_RUNC if set, else the first "runc" on
+// PATH that is not this program.
 package main
 
 import (
@@ -21,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -33,8 +36,11 @@ func main() {
 }
 
 func run(argv []string) error {
-	drop := dropList(os.Getenv("RUNCWRAP_DROP"))
-	if target, ok := specTarget(argv[1:]); ok {
+	drop, err := dropList(os.Getenv("RUNCWRAP_DROP"), "/proc/self/status")
+	if err != nil {
+		return err
+	}
+	if target, ok := specTarget(argv[1:]); ok && len(drop) > 0 {
 		if err := editFile(target, drop); err != nil {
 			return err
 		}
@@ -47,14 +53,54 @@ func run(argv []string) error {
 	return syscall.Exec(runc, argv, os.Environ())
 }
 
-func dropList(env string) []string {
-	if strings.TrimSpace(env) == "" {
-		return []string{"CAP_SYS_RESOURCE"}
+// capNames are the Linux capabilities by bit number.
+var capNames = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+	"CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+	"CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK",
+	"CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
+	"CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
+	"CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE",
+	"CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
+	"CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+	"CAP_CHECKPOINT_RESTORE",
+}
+
+// dropList gives the capabilities to remove: those named in env, or else
+// the known ones missing from the bounding set in the status file.
+func dropList(env, statusFile string) ([]string, error) {
+	if strings.TrimSpace(env) != "" {
+		var out []string
+		for _, c := range strings.Split(env, ",") {
+			if c = strings.TrimSpace(c); c != "" {
+				out = append(out, c)
+			}
+		}
+		return out, nil
 	}
+	raw, err := os.ReadFile(statusFile)
+	if err != nil {
+		return nil, fmt.Errorf("read capability bounding set: %w", err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		hex, ok := strings.CutPrefix(line, "CapBnd:")
+		if !ok {
+			continue
+		}
+		bnd, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
+		if err != nil {
+			return nil, fmt.Errorf("parse CapBnd %q: %w", strings.TrimSpace(hex), err)
+		}
+		return missingCaps(bnd), nil
+	}
+	return nil, fmt.Errorf("no CapBnd line in %s", statusFile)
+}
+
+func missingCaps(bnd uint64) []string {
 	var out []string
-	for _, c := range strings.Split(env, ",") {
-		if c = strings.TrimSpace(c); c != "" {
-			out = append(out, c)
+	for bit, name := range capNames {
+		if bnd&(1<<uint(bit)) == 0 {
+			out = append(out, name)
 		}
 	}
 	return out

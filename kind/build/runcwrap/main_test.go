@@ -146,16 +146,38 @@ func TestEditFileKeepsOtherFields(t *testing.T) {
 }
 
 func TestDropList(t *testing.T) {
+	dir := t.TempDir()
+	status := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
 	tests := []struct {
-		env  string
-		want []string
+		name    string
+		env     string
+		status  string
+		want    []string
+		wantErr bool
 	}{
-		{"", []string{"CAP_SYS_RESOURCE"}},
-		{" CAP_A , ,CAP_B", []string{"CAP_A", "CAP_B"}},
+		{name: "explicit list wins", env: " CAP_A , ,CAP_B", status: "/nonexistent", want: []string{"CAP_A", "CAP_B"}},
+		{name: "firecracker host lacks SYS_RESOURCE", status: status("fc", "Name:\tx\nCapBnd:\t000001fffeffffff\n"), want: []string{"CAP_SYS_RESOURCE"}},
+		{name: "full bounding set drops nothing", status: status("full", "CapBnd:\t000001ffffffffff\n")},
+		{name: "two missing", status: status("two", "CapBnd:\t000001fffefffffe\n"), want: []string{"CAP_CHOWN", "CAP_SYS_RESOURCE"}},
+		{name: "no status file", status: filepath.Join(dir, "missing"), wantErr: true},
+		{name: "no CapBnd line", status: status("none", "Name:\tx\n"), wantErr: true},
+		{name: "garbage CapBnd", status: status("bad", "CapBnd:\tzz\n"), wantErr: true},
 	}
 	for _, tt := range tests {
-		if got := dropList(tt.env); !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("dropList(%q) = %v, want %v", tt.env, got, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := dropList(tt.env, tt.status)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("dropList = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

@@ -1,0 +1,101 @@
+package e2e
+
+import (
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/workload"
+)
+
+// HoldRequests is the least number of requests per source a "never answered
+// by" check must have sent over Intervals.Consistently. If the excluded
+// cluster were wrongly selectable as one of three equal backends, 200
+// requests would all miss it with probability (2/3)^200 < 1e-35.
+const HoldRequests = 200
+
+// GlobalServiceSpec: every cluster answers every source.
+func GlobalServiceSpec(input func() SpecInput) {
+	It("is answered by every cluster, from every cluster", func(ctx SpecContext) {
+		e := input().Env
+		st := e.Everyone("global: every cluster answers every source")
+		if e.Invert {
+			// The self-check: a deliberately wrong expectation that must fail
+			// with the matrix in its message.
+			for _, src := range e.Names() {
+				st.Expect[src] = []string{src}
+			}
+			st.Name = "INVERTED (E2E_INVERT=1, must fail): only local answers"
+		}
+		By("probing the global service from every cluster")
+		e.AwaitState(ctx, st, time.Time{}, e.Intervals().BackendsSynced)
+	})
+}
+
+// RestoreBaseline puts every cluster's service back to global without
+// shared/affinity annotations and the app back to one replica. Specs defer
+// it so the next one starts from the baseline.
+func (e *Env) RestoreBaseline(ctx SpecContext) {
+	for _, c := range e.Clusters {
+		Expect(workload.ResetService(ctx, c, e.Config.Namespace)).To(Succeed())
+	}
+	for _, c := range e.Clusters {
+		Expect(workload.SetReplicas(ctx, c, e.Config.Namespace, workload.App, 1)).To(Succeed())
+	}
+	for _, c := range e.Clusters {
+		Expect(workload.WaitAvailable(ctx, workload.WaitAvailableInput{Cluster: c, Namespace: e.Config.Namespace,
+			Deployment: workload.App, Wait: e.Wait(e.Intervals().WorkloadReady)})).To(Succeed())
+	}
+	// Every source back to all three, so the next spec's changes are
+	// measured from a known state.
+	e.AwaitState(ctx, e.Everyone("baseline restored"), time.Time{}, e.Intervals().BackendWithdraw)
+}
+
+// SharedSpec: cluster-1 stops sharing its backends.
+func SharedSpec(input func() SpecInput) {
+	It("is never answered by the first cluster from the others once it stops sharing, and its own client still gets every cluster", func(ctx SpecContext) {
+		e := input().Env
+		iv := e.Intervals()
+		first := e.Names()[0]
+		DeferCleanup(e.RestoreBaseline)
+
+		By("[" + first + "] annotating the service shared=false")
+		Expect(workload.SetShared(ctx, e.Cluster(first), e.Config.Namespace, "false")).To(Succeed())
+		changed := time.Now()
+		st := State{Name: first + " not shared", Expect: map[string][]string{first: e.Names()}}
+		for _, o := range e.Others(first) {
+			st.Expect[o] = e.Others(first)
+		}
+		e.AwaitState(ctx, st, changed, iv.AnnotationSwitch)
+
+		By("checking it holds for " + iv.Consistently.String())
+		e.HoldState(ctx, st, iv.Consistently, HoldRequests)
+	})
+}
+
+// CombinedSpec is the seed's case: cluster-1 not shared and affinity remote
+// on cluster-2, so cluster-2's client is answered by cluster-3 only.
+func CombinedSpec(input func() SpecInput) {
+	It("answers the second cluster's client from the third cluster only when the first does not share and the second prefers remote", func(ctx SpecContext) {
+		e := input().Env
+		iv := e.Intervals()
+		names := e.Names()
+		first, second, third := names[0], names[1], names[2]
+		DeferCleanup(e.RestoreBaseline)
+
+		By("[" + first + "] shared=false, [" + second + "] affinity=remote")
+		Expect(workload.SetShared(ctx, e.Cluster(first), e.Config.Namespace, "false")).To(Succeed())
+		Expect(workload.SetAffinity(ctx, e.Cluster(second), e.Config.Namespace, workload.AffinityRemote)).To(Succeed())
+		changed := time.Now()
+		st := State{Name: first + " not shared, " + second + " affinity remote", Expect: map[string][]string{
+			first:  names,
+			second: {third},
+			third:  {second, third},
+		}}
+		e.AwaitState(ctx, st, changed, iv.AnnotationSwitch)
+
+		By("checking it holds for " + iv.Consistently.String())
+		e.HoldState(ctx, st, iv.Consistently, HoldRequests)
+	})
+}

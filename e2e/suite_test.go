@@ -1,0 +1,161 @@
+package e2e
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/cluster"
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/config"
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/workload"
+	"github.com/clustermesh-conformance/clustermesh-e2e/manifests"
+)
+
+// Labels, one per area; GINKGO_LABEL_FILTER picks among them.
+var (
+	LabelMesh     = Label("mesh")
+	LabelGlobal   = Label("global")
+	LabelShared   = Label("shared")
+	LabelAffinity = Label("affinity")
+	LabelFailover = Label("failover")
+	LabelRuntime  = Label("runtime")
+	LabelRouting  = Label("routing")
+)
+
+var (
+	loader    = config.Bind(flag.CommandLine)
+	cfg       config.Config
+	env       *Env
+	anyFailed atomic.Bool
+)
+
+func TestE2E(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the e2e suite needs three meshed clusters: run make e2e")
+	}
+	RegisterFailHandler(Fail)
+	var err error
+	if cfg, err = loader.Load(os.LookupEnv); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Artifacts, err = filepath.Abs(cfg.Artifacts); err != nil {
+		t.Fatal(err)
+	}
+	RunSpecs(t, "ClusterMesh conformance")
+}
+
+// handleRef is what process 1 hands the other processes to rebuild handles.
+type handleRef struct {
+	Name, Kubeconfig, Context string
+}
+
+var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
+	mesh := &Mesh{Config: cfg, Log: GinkgoWriter}
+	start := time.Now()
+	By("bringing up (or finding) the meshed clusters")
+	handles, err := mesh.Up(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	// Cleanups run last-in first-out: collect (on failure) before teardown.
+	DeferCleanup(func(ctx SpecContext) {
+		if cfg.SkipCleanup {
+			GinkgoWriter.Println("SKIP_CLEANUP: leaving the workload and the clusters behind")
+			return
+		}
+		By("deleting the workload (only what the suite labelled)")
+		Expect(workload.Delete(ctx, workload.DeleteInput{Clusters: WorkloadClusters(handles), Namespace: cfg.Namespace,
+			Wait: workload.Wait{Timeout: cfg.Intervals.WorkloadReady, Poll: cfg.Intervals.Poll}, Log: GinkgoWriter})).To(Succeed())
+		Expect(mesh.Down(ctx)).To(Succeed())
+	}, NodeTimeout(cfg.Intervals.ClusterCreate))
+	DeferCleanup(func(ctx SpecContext) {
+		if anyFailed.Load() || CurrentSpecReport().Failed() {
+			By("collecting artifacts before teardown")
+			if err := CollectBasics(ctx, cfg, handles); err != nil {
+				GinkgoWriter.Println(err)
+			}
+		}
+	}, NodeTimeout(2*time.Minute))
+
+	By("deploying helloworld and the client to every cluster")
+	Expect(workload.Deploy(ctx, workload.DeployInput{
+		Clusters:  WorkloadClusters(handles),
+		Namespace: cfg.Namespace,
+		Params:    func(c workload.Cluster) manifests.Params { return WorkloadParams(cfg, c) },
+		Wait:      workload.Wait{Timeout: cfg.Intervals.WorkloadReady, Poll: cfg.Intervals.Poll},
+		Log:       GinkgoWriter,
+	})).To(Succeed())
+
+	By("gating on the mesh and on every agent having helloworld's backends from every cluster")
+	Expect(Gate(ctx, cfg, handles, GinkgoWriter)).To(Succeed())
+	GinkgoWriter.Printf("suite setup took %s\n", time.Since(start).Round(time.Millisecond))
+
+	refs := make([]handleRef, len(handles))
+	for i, h := range handles {
+		refs[i] = handleRef{Name: h.Name, Kubeconfig: h.Kubeconfig, Context: h.Context}
+	}
+	data, err := json.Marshal(refs)
+	Expect(err).NotTo(HaveOccurred())
+	return data
+}, func(ctx SpecContext, data []byte) {
+	var refs []handleRef
+	Expect(json.Unmarshal(data, &refs)).To(Succeed())
+	var handles []cluster.Handle
+	for _, ref := range refs {
+		for _, c := range cfg.Clusters {
+			if c.Name == ref.Name {
+				h, err := cluster.HandleFromKubeconfig(c, ref.Kubeconfig, ref.Context)
+				Expect(err).NotTo(HaveOccurred())
+				handles = append(handles, h)
+			}
+		}
+	}
+	var err error
+	env, err = NewEnv(ctx, cfg, handles, GinkgoWriter)
+	Expect(err).NotTo(HaveOccurred())
+	env.Invert = os.Getenv("E2E_INVERT") == "1"
+})
+
+var _ = BeforeEach(func() {
+	env.Book.Begin(CurrentSpecReport().FullText())
+})
+
+// After each spec: its matrices in the log and under ARTIFACTS/matrix.
+var _ = AfterEach(func() {
+	reports := env.Book.Current()
+	if len(reports) == 0 {
+		return
+	}
+	GinkgoWriter.Print(Text(reports))
+	name := Slug(CurrentSpecReport().FullText())
+	if err := Save(filepath.Join(cfg.Artifacts, "matrix"), name, reports); err != nil {
+		GinkgoWriter.Println(err)
+	}
+})
+
+var _ = ReportAfterEach(func(r SpecReport) {
+	if r.Failed() {
+		anyFailed.Store(true)
+	}
+})
+
+// The whole run in one picture, and a summary table.
+var _ = AfterSuite(func() {
+	if env == nil {
+		return
+	}
+	if err := SaveRun(cfg.Artifacts, env.Book.All()); err != nil {
+		GinkgoWriter.Println(err)
+	}
+})
+
+// input is what every spec function gets.
+func input() SpecInput { return SpecInput{Env: env} }

@@ -50,6 +50,7 @@ func (e *Env) timing(source, name string, d time.Duration) {
 	r := rs[len(rs)-1]
 	r.Timings = append(r.Timings, verdict.Timing{Name: name, Source: source, Duration: d})
 	e.Logf(source, "%s: %s", name, d.Round(time.Millisecond))
+	AddReportEntry("["+source+"] "+name, d.Round(time.Millisecond).String())
 }
 
 // scaleDown sets the app's replicas to 0 in clusters and, without waiting

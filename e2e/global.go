@@ -28,8 +28,12 @@ func GlobalServiceSpec(input func() SpecInput) {
 			}
 			st.Name = "INVERTED (E2E_INVERT=1, must fail): only local answers"
 		}
+		timeout := e.Intervals().BackendsSynced
+		if e.Invert {
+			timeout = e.Intervals().Consistently
+		}
 		By("probing the global service from every cluster")
-		e.AwaitState(ctx, st, time.Time{}, e.Intervals().BackendsSynced)
+		e.AwaitState(ctx, st, time.Time{}, timeout)
 	})
 }
 

@@ -53,10 +53,15 @@ image_current() {
 
 # import_dir DIR IMAGE HASH [--change ...] packs DIR as the image's only layer.
 import_dir() {
-	local dir=$1 image=$2 hash=$3
+	local dir=$1 image=$2 hash=$3 old new
 	shift 3
-	tar --numeric-owner -C "$dir" -c . |
-		docker import --change "LABEL $HASH_LABEL=$hash" "$@" - "$image" >/dev/null
+	old=$(docker image inspect -f '{{ .Id }}' "$image" 2>/dev/null || true)
+	new=$(tar --numeric-owner -C "$dir" -c . |
+		docker import --change "LABEL $HASH_LABEL=$hash" "$@" - "$image")
+	# The image this one replaces would linger untagged; disk is scarce.
+	if [[ -n $old && $old != "$new" ]]; then
+		docker image rm "$old" >/dev/null 2>&1 || true
+	fi
 }
 
 # image_size IMAGE prints the image's size in MB.

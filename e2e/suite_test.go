@@ -79,7 +79,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	DeferCleanup(func(ctx SpecContext) {
 		if anyFailed.Load() || CurrentSpecReport().Failed() {
 			By("collecting artifacts before teardown")
-			if err := CollectBasics(ctx, cfg, handles); err != nil {
+			if err := mesh.Collect(ctx, handles); err != nil {
 				GinkgoWriter.Println(err)
 			}
 		}
@@ -89,7 +89,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	Expect(workload.Deploy(ctx, workload.DeployInput{
 		Clusters:  WorkloadClusters(handles),
 		Namespace: cfg.Namespace,
-		Params:    func(c workload.Cluster) manifests.Params { return WorkloadParams(cfg, c) },
+		Params:    func(c workload.Cluster) manifests.Params { return WorkloadParams(mesh.Config, c) },
 		Wait:      workload.Wait{Timeout: cfg.Intervals.WorkloadReady, Poll: cfg.Intervals.Poll},
 		Log:       GinkgoWriter,
 	})).To(Succeed())

@@ -87,7 +87,7 @@ build_k8s() {
 		ldflags+=" -X $pkg.gitCommit=0000000000000000000000000000000000000000"
 		ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date"
 	done
-	rm -rf "$out"
+	rm -rf "$CACHE/bin/k8s-$KV-"* # outputs of older recipes
 	go_scratch_build "$dir" "$out" "$ldflags" "${K8S_BINS[@]/#/k8s.io/kubernetes/cmd/}" ||
 		die "building Kubernetes $KV failed"
 	"$out/kubeadm" version -o short | grep -qx "$KV" || die "kubeadm reports $("$out/kubeadm" version -o short), want $KV"
@@ -166,7 +166,7 @@ build_tools() {
 		STEP_NOTE=cached
 		return
 	fi
-	rm -rf "$out"
+	rm -rf "$CACHE"/bin/tools-* # outputs of older recipes
 	mkdir -p "$out/cni"
 	local t=$SECONDS
 	dir=$(tool_module etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" go.etcd.io/etcd/server/v3)
@@ -203,16 +203,31 @@ build_tools() {
 
 # ---- control-plane images ----------------------------------------------------
 
-# import_image NAME KEY DIR CHANGE... turns the directory DIR into image NAME
-# with `docker import`, labelled with KEY.
-import_image() {
-	local name=$1 key=$2 dir=$3
-	shift 3
-	local changes=() c
-	for c in "$@" "LABEL $HASH_LABEL=$key" "LABEL clustermesh-e2e.component=node"; do
-		changes+=(--change "$c")
+build_imgtool() {
+	IMGTOOL=$CACHE/bin/imgtool
+	(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$IMGTOOL" ./kind/build/imgtool) ||
+		die "building kind/build/imgtool failed"
+}
+
+# json_list ITEM... prints a JSON list of strings (items carry no control characters).
+json_list() {
+	local out="" i
+	for i in "$@"; do
+		i=${i//\\/\\\\}
+		out+="${out:+,}\"${i//\"/\\\"}\""
 	done
-	tar --numeric-owner --owner=0 --group=0 -C "$dir" -c . | docker import "${changes[@]}" - "$name" >/dev/null
+	echo "[$out]"
+}
+
+# image_spec TAG ROOTFS KEY FIELD... prints one imgtool image; each FIELD is
+# a ready JSON member such as '"user":"65535:65535"'.
+image_spec() {
+	local tag=$1 rootfs=$2 key=$3 f
+	shift 3
+	printf '{"tag":"%s","rootfs":"%s","labels":{"%s":"%s","clustermesh-e2e.component":"node"}' \
+		"$tag" "$rootfs" "$HASH_LABEL" "$key"
+	for f in "$@"; do printf ',%s' "$f"; done
+	printf '}'
 }
 
 # minimal_root DIR: the few files a static binary's image wants.
@@ -225,49 +240,54 @@ minimal_root() {
 	echo 'hosts: files dns' >"$d/etc/nsswitch.conf"
 }
 
+# build_cp_images writes the control-plane images kubeadm asks for into one
+# docker archive, CP_ARCHIVE, which the node build preloads. They are not
+# loaded into docker: only the node's containerd needs them.
 build_cp_images() {
-	local key img name work built=0
-	CP_KEY=$(hash_of "$(recipe build_cp_images import_image minimal_root)" "${K8S_OUT##*/}" "${TOOLS_OUT##*/}" "${CP_IMAGES[*]}")
+	CP_KEY=$(hash_of "$(recipe build_cp_images image_spec json_list minimal_root)" \
+		"${K8S_OUT##*/}" "${TOOLS_OUT##*/}" "${CP_IMAGES[*]}" "$IMGTOOL_KEY")
+	CP_ARCHIVE=$CACHE/images/cp-$KV-$CP_KEY.tar
+	if [[ -f $CP_ARCHIVE ]]; then
+		STEP_NOTE="cached $(du -h "$CP_ARCHIVE" | cut -f1)"
+		return
+	fi
+	local work img name d specs=() path='"env":["PATH=/usr/local/bin:/usr/bin:/bin"]'
 	work=$(mktemp -d "$CACHE/cp.XXXXXX")
 	for img in "${CP_IMAGES[@]}"; do
-		key=$(hash_of "$CP_KEY" "$img")
-		[[ $(image_hash "$img") == "$key" ]] && continue
 		name=${img##*/}
 		name=${name%%:*}
-		local d=$work/$name
+		d=$work/$name
 		minimal_root "$d"
-		local env='ENV PATH=/usr/local/bin:/usr/bin:/bin'
 		case $name in
 		kube-*)
 			cp "$K8S_OUT/$name" "$d/usr/local/bin/"
-			import_image "$img" "$key" "$d" "$env" "ENTRYPOINT [\"/usr/local/bin/$name\"]"
+			specs+=("$(image_spec "$img" "$d.tar" "$CP_KEY" "$path" "\"entrypoint\":[\"/usr/local/bin/$name\"]")")
 			;;
 		etcd)
 			cp "$TOOLS_OUT/etcd" "$d/usr/local/bin/"
 			mkdir -p "$d/var/lib/etcd"
-			import_image "$img" "$key" "$d" "$env" 'CMD ["/usr/local/bin/etcd"]'
+			specs+=("$(image_spec "$img" "$d.tar" "$CP_KEY" "$path" '"cmd":["/usr/local/bin/etcd"]')")
 			;;
 		coredns)
 			cp "$TOOLS_OUT/coredns" "$d/coredns"
-			import_image "$img" "$key" "$d" "$env" 'ENTRYPOINT ["/coredns"]'
+			specs+=("$(image_spec "$img" "$d.tar" "$CP_KEY" "$path" '"entrypoint":["/coredns"]')")
 			;;
 		pause)
 			cp "$TOOLS_OUT/pause" "$d/pause"
-			import_image "$img" "$key" "$d" "$env" 'USER 65535:65535' 'ENTRYPOINT ["/pause"]'
+			specs+=("$(image_spec "$img" "$d.tar" "$CP_KEY" "$path" '"entrypoint":["/pause"]' '"user":"65535:65535"')")
 			;;
 		*) die "no recipe for image $img" ;;
 		esac
-		built=$((built + 1))
+		tar --numeric-owner --owner=0 --group=0 -C "$d" -cf "$d.tar" .
 	done
+	local IFS=,
+	echo "[${specs[*]}]" >"$work/spec.json"
+	unset IFS
+	mkdir -p "$CACHE/images"
+	rm -f "$CACHE/images/cp-$KV-"*.tar
+	"$IMGTOOL" -o "$CP_ARCHIVE" "$work/spec.json" || die "assembling the control-plane images failed"
 	rm -rf "$work"
-	CP_ARCHIVE=$CACHE/images/cp-$CP_KEY.tar
-	if [[ ! -f $CP_ARCHIVE ]]; then
-		mkdir -p "$CACHE/images"
-		rm -f "$CACHE"/images/cp-*.tar
-		docker save "${CP_IMAGES[@]}" -o "$CP_ARCHIVE.tmp" && mv "$CP_ARCHIVE.tmp" "$CP_ARCHIVE"
-	fi
-	((built > 0)) || STEP_NOTE=cached
-	((built == 0)) || STEP_NOTE="$built built"
+	STEP_NOTE="${#CP_IMAGES[@]} images, $(du -h "$CP_ARCHIVE" | cut -f1)"
 }
 
 # ---- the node image -----------------------------------------------------------
@@ -353,16 +373,16 @@ build_runcwrap() {
 		die "building kind/build/runcwrap failed"
 }
 
-NODE_CHANGES=(
-	'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]'
-	'STOPSIGNAL SIGRTMIN+3'
-	'ENV container=docker'
-)
+# The node image's config, as kind's base image has it.
+NODE_ENTRYPOINT=(/usr/local/bin/entrypoint /sbin/init)
+NODE_STOPSIGNAL=SIGRTMIN+3
+NODE_ENV=(container=docker PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
 
 build_node() {
 	local key
-	key=$(hash_of "$(recipe build_node node_rootfs build_runcwrap import_image)" "${NODE_CHANGES[*]}" "$CP_KEY" "$ROOT/scripts/debian-rootfs.sh" "$ROOT/kind/build/runcwrap" \
-		"kind=$KIND_VERSION" "${NODE_PACKAGES[*]}")
+	key=$(hash_of "$(recipe build_node node_rootfs build_runcwrap image_spec json_list)" \
+		"${NODE_ENTRYPOINT[*]} $NODE_STOPSIGNAL ${NODE_ENV[*]}" "$CP_KEY" "$ROOT/scripts/debian-rootfs.sh" \
+		"$ROOT/kind/build/runcwrap" "kind=$KIND_VERSION" "${NODE_PACKAGES[*]}")
 	if [[ $(image_hash "$NODE_IMAGE") == "$key" ]]; then
 		STEP_NOTE="cached $key"
 		return
@@ -374,11 +394,19 @@ build_node() {
 	trap "docker rm -f -v $ctr >/dev/null 2>&1 || true; rm -rf '$work'" EXIT
 	local t=$SECONDS
 	node_rootfs "$work/root"
-	local c changes=()
-	for c in "${NODE_CHANGES[@]}" "LABEL $HASH_LABEL=$key-base"; do changes+=(--change "$c"); done
-	tar --numeric-owner --xattrs -C "$work/root" -c . | docker import "${changes[@]}" - "$base" >/dev/null
+	tar --numeric-owner --xattrs -C "$work/root" -cf "$work/root.tar" .
 	rm -rf "$work/root"
-	log "node rootfs imported as $base: $((SECONDS - t))s"
+	local common=(
+		"\"entrypoint\":$(json_list "${NODE_ENTRYPOINT[@]}")"
+		"\"env\":$(json_list "${NODE_ENV[@]}")"
+		"\"stopSignal\":\"$NODE_STOPSIGNAL\""
+	)
+	echo "[$(image_spec "$base" "$work/root.tar" "$key-base" "${common[@]}")]" >"$work/spec.json"
+	"$IMGTOOL" -o "$work/base.tar" "$work/spec.json" || die "assembling the node base image failed"
+	rm -f "$work/root.tar"
+	docker load -q -i "$work/base.tar" >/dev/null
+	rm -f "$work/base.tar"
+	log "node rootfs loaded as $base: $((SECONDS - t))s"
 
 	# Preload the control-plane images into the node's own containerd store,
 	# pinned, the way kind's node image build does.
@@ -390,21 +418,35 @@ build_node() {
 		ctr oci spec | jq ".hooks.createContainer[.hooks.createContainer | length] |= . + {\"path\": \"/kind/bin/mount-product-files.sh\"}" |
 			jq "del(.process.rlimits)" >/etc/containerd/cri-base.json
 		nohup containerd >/tmp/containerd.log 2>&1 &
-		for i in $(seq 1 50); do ctr info >/dev/null 2>&1 && break; sleep 0.2; done
-		ctr info >/dev/null'
+		for i in $(seq 1 50); do ctr version >/dev/null 2>&1 && break; sleep 0.2; done
+		ctr version >/dev/null'
 	docker exec -i "$ctr" ctr --namespace=k8s.io images import --label=io.cri-containerd.pinned=pinned \
-		--all-platforms --no-unpack --digests - <"$CP_ARCHIVE" >/dev/null
-	docker exec "$ctr" bash -c 'ctr --namespace=k8s.io images ls -q | grep -v "^sha256:"; pkill containerd; for i in $(seq 1 50); do pgrep containerd >/dev/null || exit 0; sleep 0.2; done; exit 1' >&2
-	docker exec "$ctr" rm -rf /tmp/containerd.log
+		--all-platforms --no-unpack - <"$CP_ARCHIVE" >/dev/null
+	docker exec "$ctr" bash -c 'ctr --namespace=k8s.io images ls -q | grep -v "^sha256:"
+		# sleep, PID 1 here, reaps nobody: wait for the socket, not the process.
+		pkill -x containerd; for i in $(seq 1 100); do ctr version >/dev/null 2>&1 || exit 0; sleep 0.2; done; exit 1' >&2 ||
+		die "containerd in the build container did not stop"
+	docker exec "$ctr" rm -f /tmp/containerd.log
 	log "control-plane images preloaded: $((SECONDS - t))s"
-	changes=()
-	for c in "${NODE_CHANGES[@]}" "LABEL $HASH_LABEL=$key" "LABEL clustermesh-e2e.component=node"; do changes+=(--change "$c"); done
-	docker commit "${changes[@]}" "$ctr" "$NODE_IMAGE" >/dev/null
+	# commit keeps the stop signal and environment of the base image; the
+	# entrypoint and command of the build container are put back.
+	docker commit --change "ENTRYPOINT $(json_list "${NODE_ENTRYPOINT[@]}")" --change 'CMD []' \
+		--change "LABEL $HASH_LABEL=$key" --change "LABEL clustermesh-e2e.component=node" \
+		"$ctr" "$NODE_IMAGE" >/dev/null
 	docker rm -f -v "$ctr" >/dev/null
 	docker rmi "$base" >/dev/null 2>&1 || true
 	rm -rf "$work"
 	trap - EXIT
+	local stop
+	stop=$(docker image inspect --format '{{.Config.StopSignal}}' "$NODE_IMAGE")
+	[[ $stop == "$NODE_STOPSIGNAL" ]] || die "$NODE_IMAGE has stop signal '$stop', want $NODE_STOPSIGNAL"
 	STEP_NOTE="built $key"
+}
+
+build_imgtool_and_runcwrap() {
+	build_imgtool
+	build_runcwrap
+	IMGTOOL_KEY=$(hash_of "$ROOT/kind/build/imgtool")
 }
 
 main() {
@@ -421,8 +463,8 @@ main() {
 		step "kubernetes $KV" build_k8s
 		kubeadm_images
 		step "etcd/coredns/crictl/cni/pause" build_tools
+		step "image tools" build_imgtool_and_runcwrap
 		step "control-plane images" build_cp_images
-		step "runtime wrapper" build_runcwrap
 		step "node image" build_node
 		;;
 	*) die "unknown target ${1}" ;;
@@ -430,7 +472,8 @@ main() {
 	timings_report
 	if [[ ${1:-all} == all ]]; then
 		echo "---- images"
-		docker image ls --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' | grep -E "^($NODE_IMAGE|registry.k8s.io/)" | sort
+		docker image ls --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' | grep -F "$NODE_IMAGE"
+		echo "control-plane images (preloaded in the node): $(du -h "$CP_ARCHIVE" | cut -f1) $CP_ARCHIVE"
 		echo "---- built in $((SECONDS - start))s: $NODE_IMAGE"
 	fi
 }

@@ -107,6 +107,13 @@ main() {
 		log "capability bounding set has CAP_SYS_RESOURCE: plain runc"
 	fi
 
+	# A dockerd that died (or a machine that kept /var/run) leaves a pid file
+	# that stops the next one from starting.
+	local pidfile=/var/run/docker.pid
+	if [[ -f $pidfile ]] && ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+		log "removing stale $pidfile"
+		rm -f "$pidfile"
+	fi
 	mkdir -p "$(dirname "$DOCKERD_LOG")"
 	log "starting dockerd ${args[*]} (log: $DOCKERD_LOG)"
 	setsid nohup dockerd "${args[@]}" >>"$DOCKERD_LOG" 2>&1 </dev/null &

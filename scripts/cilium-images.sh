@@ -44,7 +44,7 @@ export GOWORK=off GOTOOLCHAIN=local CGO_ENABLED=0
 apply_replacements() {
 	local src=$1 line kind old arrow new ver
 	[[ -f $REPLACEMENTS ]] || {
-		log "no replacement data for v$VERSION ($REPLACEMENTS): building with Cilium's go.mod as it is"
+		log "no replacement data for v$VERSION (kind/build/cilium/replacements/v$VERSION.txt): building with Cilium's go.mod as it is"
 		return 0
 	}
 	while read -r kind old arrow new ver; do
@@ -80,7 +80,7 @@ go_env() {
 # module that requires Cilium would have to repeat every one of Cilium's replaces by hand.
 prepare_source() {
 	local src=$WORK/src stamp
-	stamp=$(cat "$REPLACEMENTS" 2>/dev/null | sha256sum | cut -c1-16)
+	stamp=$({ cat "$REPLACEMENTS" 2>/dev/null || echo none; } | sha256sum | cut -c1-16)
 	[[ -f $src/.prepared && $(cat "$src/.prepared") == "$stamp" ]] && return 0
 	local dir out
 	out=$(cd "$CACHE" && env $(go_env) go mod download -json "github.com/cilium/cilium@v$VERSION" 2>&1) || true

@@ -4,6 +4,7 @@
 //	go run ./scripts/mesh down     delete them, their kubeconfigs and the kind network (make kind-down)
 //	go run ./scripts/mesh smoke    one cluster from the lab's images: nodes, Cilium, DNS, pod and service traffic (make lab-smoke)
 //	go run ./scripts/mesh collect  write artifacts of the running clusters to ARTIFACTS
+//	go run ./scripts/mesh image-source  print upstream or source (IMAGE_SOURCE=auto decided by a name lookup)
 //
 // Every e2e.* flag (and its environment variable) of fixtures/config applies.
 package main
@@ -78,6 +79,12 @@ func main() {
 		if err := artifacts.Collect(ctx, artifacts.CollectInput{Handles: hs, Provider: prov, Dir: cfg.Artifacts, Log: os.Stderr}); err != nil {
 			fail(err)
 		}
+	case "image-source":
+		// One decision for the Makefile and the suite: auto becomes
+		// upstream or source by a name lookup of the registries.
+		src, reason := config.DecideImageSource(ctx, cfg.ImageSource, nil, 2*time.Second)
+		fmt.Fprintln(os.Stderr, reason)
+		fmt.Println(src)
 	default:
 		usage()
 		os.Exit(2)
@@ -85,7 +92,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: go run ./scripts/mesh up|down|smoke|collect [-e2e.* flags] (see -h)")
+	fmt.Fprintln(os.Stderr, "usage: go run ./scripts/mesh up|down|smoke|collect|image-source [-e2e.* flags] (see -h)")
 }
 
 func envBool(name string) bool {

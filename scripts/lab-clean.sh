@@ -4,8 +4,8 @@
 # Removes: kind clusters named cluster-* (and their kubeconfig entries), the
 # lab's images (any label clustermesh-e2e.*, which includes the control-plane
 # images and the Cilium and app images), leftover build containers, dangling
-# images, unused volumes, the repository's _output/ and the lab cache's build
-# outputs (binaries, image archives, rootfs tars, scratch modules).
+# images, unused volumes, the repository's _output/ and every build output in
+# the lab cache (binaries, image archives, rootfs tars, scratch modules).
 #
 # Keeps, unless asked: the downloaded .deb cache and Go's module and build
 # caches, which make the next build fast.
@@ -59,8 +59,15 @@ else
 	log "no docker engine answers: skipping clusters and images"
 fi
 
-paths=("$ROOT/_output" "$CACHE/bin" "$CACHE/images" "$CACHE/rootfs" "$CACHE/go" "$CACHE"/node-rootfs.tar "$CACHE"/cp.* "$CACHE"/node.*)
-[[ ${LAB_CLEAN_DEBS:-0} == 1 ]] && paths+=("$CACHE/debs" "$CACHE/debs.lock")
+# Everything in the lab cache is a build output (node and Cilium builds alike)
+# except the .deb downloads.
+paths=("$ROOT/_output")
+for p in "$CACHE"/* "$CACHE"/.[!.]*; do
+	case ${p##*/} in
+	debs | debs.lock) [[ ${LAB_CLEAN_DEBS:-0} == 1 ]] && paths+=("$p") ;;
+	*) paths+=("$p") ;;
+	esac
+done
 for p in "${paths[@]}"; do
 	[[ -e $p ]] || continue
 	log "removing $p"

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,7 +45,7 @@ func (e *Env) onlyRemote(name string) State {
 
 // timing adds a measured duration to the report last created.
 func (e *Env) timing(source, name string, d time.Duration) {
-	rs := e.Book.Current()
+	rs := slices.DeleteFunc(e.Book.Current(), func(r *verdict.Report) bool { return strings.HasSuffix(r.Spec, notJudged) })
 	if len(rs) == 0 {
 		return
 	}

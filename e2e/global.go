@@ -10,10 +10,11 @@ import (
 )
 
 // HoldRequests is the least number of requests per source a "never answered
-// by" check must have sent over Intervals.Consistently. If the excluded
-// cluster were wrongly selectable as one of three equal backends, 200
-// requests would all miss it with probability (2/3)^200 < 1e-35.
-const HoldRequests = 200
+// by" check sends over Intervals.Consistently (topped up if the duration did
+// not fit them). If the excluded cluster were wrongly selectable as one of
+// three equal backends, 120 requests would all miss it with probability
+// (2/3)^120 < 1e-21; as one of two, 2^-120.
+const HoldRequests = 120
 
 // GlobalServiceSpec: every cluster answers every source.
 func GlobalServiceSpec(input func() SpecInput) {

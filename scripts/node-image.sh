@@ -472,7 +472,7 @@ main() {
 	timings_report
 	if [[ ${1:-all} == all ]]; then
 		echo "---- images"
-		docker image ls --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' | grep -F "$NODE_IMAGE"
+		docker image ls --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' | awk -v img="$NODE_IMAGE" '$1 == img'
 		echo "control-plane images (preloaded in the node): $(du -h "$CP_ARCHIVE" | cut -f1) $CP_ARCHIVE"
 		echo "---- built in $((SECONDS - start))s: $NODE_IMAGE"
 	fi

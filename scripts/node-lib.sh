@@ -2,6 +2,7 @@
 # node-lib.sh: helpers shared by the node image scripts (sourced, not run).
 
 # Where builds keep their state: scratch Go modules, binaries, image archives.
+# shellcheck disable=SC2034 # used by the scripts that source this file
 CACHE=${CLUSTERMESH_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/clustermesh-e2e}
 HASH_LABEL=clustermesh-e2e.hash
 
@@ -68,7 +69,7 @@ go_scratch_build() {
 	shift 3
 	mkdir -p "$out"
 	(
-		cd "$dir"
+		cd "$dir" || exit 1
 		export CGO_ENABLED=0 GOFLAGS=-mod=mod GOWORK=off
 		go mod tidy >tidy.log 2>&1 || {
 			tail -n 20 tidy.log >&2

@@ -3,36 +3,120 @@ SHELL := /usr/bin/env bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-GO              ?= go
-ARTIFACTS       ?= $(CURDIR)/_artifacts
-CILIUM_VERSION  ?= 1.20.2
-KUBERNETES_VERSION ?= v1.34.4
-IMAGE_SOURCE    ?= auto
+GO                  ?= go
+ARTIFACTS           ?= $(CURDIR)/_artifacts
+CILIUM_VERSION      ?= 1.20.2
+KUBERNETES_VERSION  ?= v1.34.4
+IMAGE_SOURCE        ?= auto
 GINKGO_LABEL_FILTER ?=
-GINKGO_FOCUS    ?=
-GINKGO_TIMEOUT  ?= 60m
+GINKGO_FOCUS        ?=
+GINKGO_TIMEOUT      ?= 60m
+GINKGO_ARGS         ?=
+FUZZTIME            ?= 30s
 export ARTIFACTS CILIUM_VERSION KUBERNETES_VERSION IMAGE_SOURCE
 
-PKGS := ./...
+BIN    := $(CURDIR)/_output/bin
+MESH   := $(BIN)/mesh
+GINKGO := $(BIN)/ginkgo
 
 .PHONY: help
 help: ## Show this help.
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 ##@ Tests that need no cluster
 
 .PHONY: test
-test: fmt-check vet unit ## Hermetic tests: gofmt check, go vet, unit tests with fuzz seeds.
+test: fmt-check vet unit ## Hermetic tests: gofmt check, go vet, unit tests with fuzz seed corpora.
 
 .PHONY: unit
 unit: ## Unit tests (and fuzz seed corpora) of every package.
-	$(GO) test -short -count=1 $(PKGS)
+	$(GO) test -short -count=1 ./...
 
 .PHONY: vet
 vet: ## go vet every package, the e2e suite included.
-	$(GO) vet $(PKGS)
+	$(GO) vet ./...
 
 .PHONY: fmt-check
 fmt-check: ## Fail when a Go file is not gofmt-ed.
-	@files=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	@files=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$files" ]; then echo "gofmt needed:"; echo "$$files"; exit 1; fi
+
+.PHONY: fuzz
+fuzz: ## Fuzz the curl parser and the batch framing for FUZZTIME each.
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./fixtures/probe
+	$(GO) test -run '^$$' -fuzz '^FuzzBatch$$' -fuzztime $(FUZZTIME) ./fixtures/probe
+
+##@ The lab: every image built here, no registry needed
+
+.PHONY: docker-up
+docker-up: ## Start a Docker engine if none answers (with the CAP_SYS_RESOURCE runtime wrapper when the host needs it).
+	scripts/docker-up.sh
+
+.PHONY: images
+images: $(MESH) ## Build every image the suite needs (cached by content); nothing to build when the source is upstream.
+	@src=$$($(MESH) image-source); \
+	if [ "$$src" = upstream ]; then echo "images: upstream images are pulled by kind and the nodes; nothing to build"; exit 0; fi; \
+	start=$$(date +%s); \
+	scripts/docker-up.sh; \
+	scripts/node-image.sh; \
+	scripts/cilium-images.sh; \
+	scripts/app-images.sh; \
+	echo "images: done in $$(( $$(date +%s) - start ))s"; \
+	docker image ls --filter label=clustermesh-e2e.hash --format '  {{.Repository}}:{{.Tag}}\t{{.Size}}'
+
+.PHONY: node-image
+node-image: ## Build only the kind node image localhost/clustermesh-e2e/node:$$KUBERNETES_VERSION (cached).
+	scripts/docker-up.sh
+	scripts/node-image.sh
+
+.PHONY: node-check
+node-check: ## Prove the node image alone: a throwaway cluster, API up, NotReady only for the missing CNI.
+	scripts/node-check.sh
+
+.PHONY: lab-smoke
+lab-smoke: $(MESH) ## One kind cluster from the lab's images: node Ready, agent healthy, DNS, pod->pod, pod->Service.
+	$(MESH) smoke
+
+.PHONY: lab-clean
+lab-clean: ## Give the disk back: lab clusters, images, build outputs (keeps Go and .deb caches; see the script).
+	scripts/lab-clean.sh
+
+##@ Clusters
+
+.PHONY: kind-up
+kind-up: $(MESH) ## Three kind clusters with Cilium ClusterMesh, gated on the mesh and the global service's backends.
+	$(MESH) up
+
+.PHONY: kind-down
+kind-down: $(MESH) ## Delete the kind clusters, their kubeconfigs and the kind network.
+	$(MESH) down
+
+.PHONY: collect
+collect: $(MESH) ## Write artifacts (status, service lists, logs) of the running clusters to ARTIFACTS.
+	$(MESH) collect
+
+##@ The suite
+
+.PHONY: e2e
+e2e: images e2e-run ## Everything from nothing: images, bring-up, specs, teardown (USE_EXISTING_CLUSTERS=true reuses).
+
+.PHONY: e2e-run
+e2e-run: $(GINKGO) ## Only the specs (bring-up and teardown included): no image build.
+	mkdir -p "$(ARTIFACTS)"
+	$(GINKGO) run --timeout=$(GINKGO_TIMEOUT) --fail-on-pending --fail-on-empty --trace -v \
+	  --poll-progress-after=5m --poll-progress-interval=1m \
+	  --junit-report=junit.xml --output-dir="$(ARTIFACTS)" \
+	  $(if $(GINKGO_LABEL_FILTER),--label-filter='$(GINKGO_LABEL_FILTER)') \
+	  $(if $(GINKGO_FOCUS),--focus='$(GINKGO_FOCUS)') \
+	  $(GINKGO_ARGS) ./e2e
+
+.PHONY: bench
+bench: ## Probe cost on running clusters: N curls in one exec vs one exec per curl (needs make kind-up).
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./fixtures/probe
+
+# Binaries are rebuilt when a Go file changed; go's build cache makes that cheap.
+GO_FILES := $(shell git ls-files '*.go' 2>/dev/null) go.mod go.sum
+$(MESH): $(GO_FILES)
+	$(GO) build -o $@ ./scripts/mesh
+$(GINKGO): go.mod go.sum
+	$(GO) build -o $@ github.com/onsi/ginkgo/v2/ginkgo

@@ -65,7 +65,7 @@ images: $(MESH) ## Build every image the suite needs (cached by content); nothin
 	docker image ls --filter label=clustermesh-e2e.hash --format '  {{.Repository}}:{{.Tag}}\t{{.Size}}'
 
 .PHONY: node-image
-node-image: ## Build only the kind node image localhost/clustermesh-e2e/node:$$KUBERNETES_VERSION (cached).
+node-image: ## Build only the kind node image localhost/clustermesh-e2e/node:<KUBERNETES_VERSION> (cached).
 	scripts/docker-up.sh
 	scripts/node-image.sh
 

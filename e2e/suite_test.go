@@ -11,6 +11,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/format"
 
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/cluster"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/config"
@@ -41,6 +42,9 @@ func TestE2E(t *testing.T) {
 		t.Skip("the e2e suite needs three meshed clusters: run make e2e")
 	}
 	RegisterFailHandler(Fail)
+	// A failed verdict prints its matrix through Error(); do not dump the
+	// error's struct after it.
+	format.UseStringerRepresentation = true
 	var err error
 	if cfg, err = loader.Load(os.LookupEnv); err != nil {
 		t.Fatal(err)

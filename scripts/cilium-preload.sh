@@ -44,8 +44,14 @@ preload() {
 	docker exec "$ctr" bash -ec 'pkill containerd
 		for i in $(seq 1 100); do pgrep containerd >/dev/null || break; sleep 0.1; done
 		rm -f /tmp/containerd.log'
-	# Keep the node image's own configuration; only the label changes.
-	timed "commit $OUT" docker commit --change "LABEL $HASH_LABEL=$hash" "$ctr" "$OUT" >/dev/null
+	# The commit takes the container's configuration, whose entrypoint was overridden above:
+	# give it back the node image's own entrypoint and command.
+	local entrypoint cmd
+	entrypoint=$(docker image inspect -f '{{ json .Config.Entrypoint }}' "$NODE_IMAGE")
+	cmd=$(docker image inspect -f '{{ json .Config.Cmd }}' "$NODE_IMAGE")
+	[[ $cmd == null ]] && cmd='[]'
+	timed "commit $OUT" docker commit --change "ENTRYPOINT $entrypoint" --change "CMD $cmd" \
+		--change "LABEL $HASH_LABEL=$hash" "$ctr" "$OUT" >/dev/null
 }
 
 main() {

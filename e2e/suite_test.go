@@ -35,6 +35,8 @@ var (
 	cfg       config.Config
 	env       *Env
 	anyFailed atomic.Bool
+	// setupHandles are process 1's handles from the suite setup.
+	setupHandles []cluster.Handle
 )
 
 func TestE2E(t *testing.T) {
@@ -102,6 +104,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	Expect(Gate(ctx, cfg, handles, GinkgoWriter)).To(Succeed())
 	GinkgoWriter.Printf("suite setup took %s\n", time.Since(start).Round(time.Millisecond))
 
+	setupHandles = handles
 	refs := make([]handleRef, len(handles))
 	for i, h := range handles {
 		refs[i] = handleRef{Name: h.Name, Kubeconfig: h.Kubeconfig, Context: h.Context}
@@ -112,11 +115,18 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 }, func(ctx SpecContext, data []byte) {
 	var refs []handleRef
 	Expect(json.Unmarshal(data, &refs)).To(Succeed())
-	var handles []cluster.Handle
-	for _, ref := range refs {
-		for _, c := range cfg.Clusters {
-			if c.Name == ref.Name {
+	handles := setupHandles
+	if handles == nil { // another parallel process: rebuild them
+		for _, ref := range refs {
+			for _, c := range cfg.Clusters {
+				if c.Name != ref.Name {
+					continue
+				}
 				h, err := cluster.HandleFromKubeconfig(c, ref.Kubeconfig, ref.Context)
+				if err != nil {
+					// A context from a KUBECONFIG list: the default rules find it.
+					h, err = cluster.HandleFromKubeconfig(c, "", ref.Context)
+				}
 				Expect(err).NotTo(HaveOccurred())
 				handles = append(handles, h)
 			}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -43,6 +44,6 @@ func MeshHealthSpec(input func() SpecInput) {
 				r.Tally.Add(name, other)
 			}
 		}
-		r.Passed = true
+		r.Passed, r.Duration = true, time.Since(r.Started)
 	})
 }

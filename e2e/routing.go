@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -56,6 +57,6 @@ func PodIPRoutingSpec(input func() SpecInput) {
 			}).WithTimeout(iv.BackendsSynced).WithPolling(iv.Poll).Should(Succeed())
 			r.Tally.Merge(t)
 		}
-		r.Passed = true
+		r.Passed, r.Duration = true, time.Since(r.Started)
 	})
 }

@@ -71,12 +71,26 @@ func (e *Env) scaleDown(ctx context.Context, clusters []string) (changed time.Ti
 	)
 	for _, c := range clusters {
 		wg.Go(func() {
-			err := workload.Scale(ctx, workload.ScaleInput{Cluster: e.Cluster(c), Namespace: e.Config.Namespace,
-				Replicas: 0, Wait: e.Wait(e.Intervals().BackendWithdraw)})
+			// When the pods are gone (the moment that matters to the other
+			// clusters' agents), then the deployment settled at zero.
+			err := kube.Poll(ctx, e.Intervals().BackendWithdraw, e.Intervals().Poll, func(ctx context.Context) error {
+				pods, err := workload.Pods(ctx, e.Cluster(c), e.Config.Namespace, workload.AppSelector)
+				if err == nil && len(pods) > 0 {
+					err = fmt.Errorf("[%s] %d helloworld pods left", c, len(pods))
+				}
+				return err
+			})
+			at := time.Now()
+			if err == nil {
+				err = workload.Scale(ctx, workload.ScaleInput{Cluster: e.Cluster(c), Namespace: e.Config.Namespace,
+					Replicas: 0, Wait: e.Wait(e.Intervals().BackendWithdraw)})
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			errs = append(errs, err)
-			last = time.Now()
+			if at.After(last) {
+				last = at
+			}
 		})
 	}
 	return changed, func() (time.Time, error) { wg.Wait(); return last, errors.Join(errs...) }

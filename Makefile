@@ -61,6 +61,8 @@ images: $(MESH) ## Build every image the suite needs (cached by content); nothin
 	scripts/node-image.sh; \
 	scripts/cilium-images.sh; \
 	scripts/app-images.sh; \
+	scripts/cilium-preload.sh >/dev/null; \
+	docker image prune --force --filter label=clustermesh-e2e.hash >/dev/null; \
 	echo "images: done in $$(( $$(date +%s) - start ))s"; \
 	docker image ls --filter label=clustermesh-e2e.hash --format '  {{.Repository}}:{{.Tag}}\t{{.Size}}'
 
@@ -68,6 +70,20 @@ images: $(MESH) ## Build every image the suite needs (cached by content); nothin
 node-image: ## Build only the kind node image localhost/clustermesh-e2e/node:<KUBERNETES_VERSION> (cached).
 	scripts/docker-up.sh
 	scripts/node-image.sh
+
+.PHONY: cilium-images
+cilium-images: ## Build only Cilium's images for CILIUM_VERSION (cached by content).
+	scripts/docker-up.sh
+	scripts/cilium-images.sh
+
+.PHONY: app-images
+app-images: ## Build the helloworld and client images, and prove the client reaps orphaned processes.
+	scripts/docker-up.sh
+	VERIFY_REAPING=1 scripts/app-images.sh
+
+.PHONY: lab-load-bench
+lab-load-bench: ## Time `kind load` against the node image with the images preloaded, for one cluster.
+	scripts/cilium-load-bench.sh
 
 .PHONY: node-check
 node-check: ## Prove the node image alone: a throwaway cluster, API up, NotReady only for the missing CNI.

@@ -12,7 +12,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VERSION=${CILIUM_VERSION:-1.20.2}
 VERSION=${VERSION#v}
-NODE_IMAGE=${NODE_IMAGE:-localhost/clustermesh-e2e/node:v1.34.4}
+NODE_IMAGE=${NODE_IMAGE:-localhost/clustermesh-e2e/node:${KUBERNETES_VERSION:-v1.34.4}}
 NAME=clustermesh-e2e-load-bench
 source "$REPO/scripts/cilium-app-lib.sh"
 

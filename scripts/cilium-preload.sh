@@ -17,7 +17,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VERSION=${CILIUM_VERSION:-1.20.2}
 VERSION=${VERSION#v}
-NODE_IMAGE=${NODE_IMAGE:-localhost/clustermesh-e2e/node:v1.34.4}
+NODE_IMAGE=${NODE_IMAGE:-localhost/clustermesh-e2e/node:${KUBERNETES_VERSION:-v1.34.4}}
 HASH_LABEL=clustermesh-e2e.hash
 CACHE=${CLUSTERMESH_E2E_CACHE:-$HOME/.cache/clustermesh-e2e}
 source "$REPO/scripts/cilium-app-lib.sh"

@@ -8,6 +8,13 @@ import (
 // services' annotations, the app's replicas) and restores it, so they run
 // one at a time.
 
+// Upgrade mode (UPGRADE_FROM) runs first: the clusters come up on the old
+// version and every other spec runs on the mesh this upgrades. Without
+// UPGRADE_FROM its steps are skipped, with the reason.
+var _ = Describe("Upgrading Cilium one cluster at a time", Ordered, Serial, LabelUpgrade, SpecPriority(100), func() {
+	UpgradeSpec(upgradeInput, clusterNames())
+})
+
 var _ = Describe("ClusterMesh", Serial, LabelMesh, func() {
 	MeshHealthSpec(input)
 })
@@ -43,3 +50,13 @@ var _ = Describe("Annotations changed at run time", Serial, LabelGlobal, LabelAf
 var _ = Describe("Pod IP routing", Serial, LabelRouting, func() {
 	PodIPRoutingSpec(input)
 })
+
+// clusterNames are the configured clusters, in order: the tree is built
+// after the configuration is loaded.
+func clusterNames() []string {
+	names := make([]string, len(cfg.Clusters))
+	for i, c := range cfg.Clusters {
+		names[i] = c.Name
+	}
+	return names
+}

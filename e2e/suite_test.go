@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -28,6 +29,7 @@ var (
 	LabelFailover = Label("failover")
 	LabelRuntime  = Label("runtime")
 	LabelRouting  = Label("routing")
+	LabelUpgrade  = Label("upgrade")
 )
 
 var (
@@ -37,6 +39,8 @@ var (
 	anyFailed atomic.Bool
 	// setupHandles are process 1's handles from the suite setup.
 	setupHandles []cluster.Handle
+	// setupMesh is process 1's bring-up (the upgrade specs use its provider).
+	setupMesh *Mesh
 )
 
 func TestE2E(t *testing.T) {
@@ -66,7 +70,12 @@ type handleRef struct {
 }
 
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
+	if cfg.UpgradeFrom != "" && !LabelUpgrade.MatchesLabelFilter(GinkgoLabelFilter()) {
+		Fail(fmt.Sprintf("UPGRADE_FROM=%s installs %s, but the label filter %q leaves out the upgrade specs, so every other spec would run on %s: add \"upgrade ||\" to GINKGO_LABEL_FILTER, or unset UPGRADE_FROM",
+			cfg.UpgradeFrom, cfg.UpgradeFrom, GinkgoLabelFilter(), cfg.UpgradeFrom))
+	}
 	mesh := &Mesh{Config: cfg, Log: GinkgoWriter}
+	setupMesh = mesh
 	start := time.Now()
 	By("bringing up (or finding) the meshed clusters")
 	handles, err := mesh.Up(ctx)
@@ -173,3 +182,6 @@ var _ = AfterSuite(func() {
 
 // input is what every spec function gets.
 func input() SpecInput { return SpecInput{Env: env} }
+
+// upgradeInput adds process 1's bring-up for the upgrade specs.
+func upgradeInput() UpgradeInput { return UpgradeInput{SpecInput: input(), Mesh: setupMesh} }

@@ -126,6 +126,18 @@ e2e-run: $(GINKGO) ## Only the specs (bring-up and teardown included): no image 
 	  $(if $(GINKGO_FOCUS),--focus='$(GINKGO_FOCUS)') \
 	  $(GINKGO_ARGS) ./e2e
 
+.PHONY: e2e-selfcheck
+e2e-selfcheck: $(GINKGO) ## Prove a wrong expectation fails with its matrix (E2E_INVERT=1 on running clusters; make kind-up first).
+	@mkdir -p "$(ARTIFACTS)/selfcheck"
+	@echo "self-check: running the global spec with its expectation inverted (log: $(ARTIFACTS)/selfcheck/run.log)"
+	@if E2E_INVERT=1 USE_EXISTING_CLUSTERS=true SKIP_CLEANUP=true $(MAKE) --no-print-directory e2e-run \
+	    GINKGO_LABEL_FILTER='global && !shared && !affinity && !runtime' ARTIFACTS="$(ARTIFACTS)/selfcheck" \
+	    >"$(ARTIFACTS)/selfcheck/run.log" 2>&1; then \
+	  echo "self-check FAILED: the inverted spec passed, so this verdict cannot fail"; exit 1; fi
+	@grep -q 'cluster-3' "$(ARTIFACTS)/selfcheck/run.log" || { echo "self-check FAILED: no matrix in the failure"; exit 1; }
+	@echo "self-check passed: the inverted spec failed, and its failure prints the matrix:"
+	@grep -m1 -A8 'verdict' "$(ARTIFACTS)/selfcheck/run.log" || true
+
 .PHONY: bench
 bench: ## Probe cost on running clusters: N curls in one exec vs one exec per curl (needs make kind-up).
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./fixtures/probe

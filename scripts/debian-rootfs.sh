@@ -33,7 +33,9 @@ shift
 [[ $(id -u) == 0 ]] || die "must run as root (debootstrap, chroot)"
 command -v debootstrap >/dev/null || {
 	log "installing debootstrap"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null 2>&1 || {
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+	}
 }
 
 # mirror prints the first archive URI of this host's apt sources that serves

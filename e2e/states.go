@@ -166,7 +166,7 @@ func (e *Env) AwaitState(ctx context.Context, st State, since time.Time, timeout
 	if switching.Total() > 0 {
 		// For the record, not a verdict: the requests before the clean batch.
 		sr := e.Book.New(st.Name+notJudged, e.Names()...)
-		sr.Tally, sr.Passed, sr.Duration = switching, true, r.Duration
+		sr.Tally, sr.Informational, sr.Duration = switching, true, r.Duration
 	}
 	for _, sw := range switches {
 		e.Logf(sw.Source, "%s: first answer after %s, clean run after %s", st.Name, sw.First.Round(time.Millisecond), sw.Clean.Round(time.Millisecond))

@@ -259,32 +259,58 @@ func saveDisruption(e *Env, r *upgradeRun) *verdict.Report {
 
 // disruptionJSON is ARTIFACTS/upgrade/disruption.json.
 type disruptionJSON struct {
-	From, To      string
-	Began, Ended  time.Time
-	BudgetSeconds float64
-	Clusters      []clusterJSON
-	Sources       []sourceJSON
+	From          string        `json:"from"`
+	To            string        `json:"to"`
+	Began         time.Time     `json:"began"`
+	Ended         time.Time     `json:"ended"`
+	BudgetSeconds float64       `json:"budgetSeconds"`
+	Clusters      []clusterJSON `json:"clusters"`
+	Sources       []sourceJSON  `json:"sources"`
 }
 
 type clusterJSON struct {
-	Cluster                            string
-	Started                            time.Time
-	HelmSeconds, RolloutSeconds        float64
-	AgentsGateSeconds, MeshGateSeconds float64
+	Cluster           string    `json:"cluster"`
+	Started           time.Time `json:"started"`
+	HelmSeconds       float64   `json:"helmSeconds"`
+	RolloutSeconds    float64   `json:"rolloutSeconds"`
+	AgentsGateSeconds float64   `json:"agentsGateSeconds"`
+	MeshGateSeconds   float64   `json:"meshGateSeconds"`
+	// Requests (from every source) that ended while this cluster was
+	// upgraded and gated, and how many of them failed.
+	Requests int `json:"requests"`
+	Failed   int `json:"failed"`
 }
 
 type sourceJSON struct {
-	Source           string
-	Requests, Failed int
-	ByKind           map[string]int
-	ExecErrors       int
-	Outages          []outageJSON
+	Source     string         `json:"source"`
+	Requests   int            `json:"requests"`
+	Failed     int            `json:"failed"`
+	ByKind     map[string]int `json:"byKind,omitempty"`
+	ExecErrors int            `json:"execErrors"`
+	Outages    []outageJSON   `json:"outages,omitempty"`
 }
 
 type outageJSON struct {
-	From, To        time.Time
-	Failed          int
-	DurationSeconds float64
+	From            time.Time `json:"from"`
+	To              time.Time `json:"to"`
+	Failed          int       `json:"failed"`
+	DurationSeconds float64   `json:"durationSeconds"`
+}
+
+// during counts the requests of every source that ended within [from, to].
+func during(rec *probe.Record, from, to time.Time) (requests, failed int) {
+	for _, samples := range rec.Samples {
+		for _, s := range samples {
+			if s.End.Before(from) || s.End.After(to) {
+				continue
+			}
+			requests++
+			if s.Err != nil {
+				failed++
+			}
+		}
+	}
+	return requests, failed
 }
 
 func writeDisruption(dir string, r *upgradeRun, ds []probe.Disruption) error {
@@ -293,13 +319,14 @@ func writeDisruption(dir string, r *upgradeRun, ds []probe.Disruption) error {
 	var md strings.Builder
 	fmt.Fprintf(&md, "# Upgrade %s -> %s\n\nBackground probe %s .. %s (UTC); outage budget %s per source.\n\n",
 		out.From, out.To, out.Began.Format(time.TimeOnly), out.Ended.Format(time.TimeOnly), r.cfg.UpgradeOutageBudget)
-	md.WriteString("| cluster | started | helm | rollout | agents gate | mesh gate |\n|---|---|---|---|---|---|\n")
+	md.WriteString("| cluster | started | helm | rollout | agents gate | mesh gate | requests meanwhile | failed |\n|---|---|---|---|---|---|---|---|\n")
 	for _, c := range r.clusters {
 		g := r.gates[c.Cluster]
+		n, failed := during(r.rec, c.Started, c.Started.Add(c.Took()+g[0]+g[1]))
 		out.Clusters = append(out.Clusters, clusterJSON{Cluster: c.Cluster, Started: c.Started.UTC(), HelmSeconds: c.Helm.Seconds(),
-			RolloutSeconds: c.Rollout.Seconds(), AgentsGateSeconds: g[0].Seconds(), MeshGateSeconds: g[1].Seconds()})
-		fmt.Fprintf(&md, "| %s | %s | %s | %s | %s | %s |\n", c.Cluster, c.Started.UTC().Format(time.TimeOnly),
-			c.Helm.Round(time.Millisecond), c.Rollout.Round(time.Millisecond), g[0].Round(time.Millisecond), g[1].Round(time.Millisecond))
+			RolloutSeconds: c.Rollout.Seconds(), AgentsGateSeconds: g[0].Seconds(), MeshGateSeconds: g[1].Seconds(), Requests: n, Failed: failed})
+		fmt.Fprintf(&md, "| %s | %s | %s | %s | %s | %s | %d | %d |\n", c.Cluster, c.Started.UTC().Format(time.TimeOnly),
+			c.Helm.Round(time.Millisecond), c.Rollout.Round(time.Millisecond), g[0].Round(time.Millisecond), g[1].Round(time.Millisecond), n, failed)
 	}
 	md.WriteString("\n| source | requests | failed | by kind | exec errors | longest run | failure window (UTC) |\n|---|---|---|---|---|---|---|\n")
 	for _, d := range ds {

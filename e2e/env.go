@@ -18,7 +18,6 @@ import (
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/probe"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/verdict"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/workload"
-	"github.com/clustermesh-conformance/clustermesh-e2e/manifests"
 )
 
 // MissBound is the false-failure bound every "every expected cluster
@@ -126,18 +125,4 @@ func (e *Env) Logf(cluster, format string, args ...any) {
 		prefix = "[" + cluster + "] "
 	}
 	fmt.Fprintf(e.Log, prefix+format+"\n", args...)
-}
-
-// WorkloadParams are the manifests' values for a cluster and image source:
-// the images built here, or the seed's app and a public curl image.
-func WorkloadParams(cfg config.Config, c workload.Cluster) manifests.Params {
-	p := manifests.DefaultParams(cfg.Namespace, c.Name, c.ID)
-	if cfg.ImageSource == config.ImagesUpstream {
-		p.HelloworldImage = "mcr.microsoft.com/azuredocs/aks-helloworld:v1"
-		p.ContainerPort = 80
-		p.ReadinessPath = "/"
-		p.ClientImage = "docker.io/curlimages/curl:8.11.1"
-		p.ClientCommand = []string{"sleep", "infinity"}
-	}
-	return p
 }

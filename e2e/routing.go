@@ -24,7 +24,7 @@ func PodIPRoutingSpec(input func() SpecInput) {
 		e := input().Env
 		iv := e.Intervals()
 		r := e.Book.New("pod IP routing", e.Names()...)
-		port := WorkloadParams(e.Config, e.Clusters[0]).ContainerPort
+		port := workload.ParamsFor(e.Config)(e.Clusters[0]).ContainerPort
 		for _, src := range e.Names() {
 			By("[" + src + "] curling the other clusters' pods by IP")
 			var t *verdict.Tally

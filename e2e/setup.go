@@ -59,15 +59,6 @@ func (m *Mesh) Down(ctx context.Context) error {
 	return bringup.DownWith(ctx, m.Config, cluster.Options{Log: m.Log})
 }
 
-// WorkloadClusters converts handles to the workload's view.
-func WorkloadClusters(hs []cluster.Handle) []workload.Cluster {
-	out := make([]workload.Cluster, len(hs))
-	for i, h := range hs {
-		out[i] = workload.Cluster{Name: h.Name, ID: h.ID, Client: h.Client}
-	}
-	return out
-}
-
 // Gate waits until the datapath is ready for the specs: every agent sees
 // every other cluster, and every agent has the helloworld backends of all
 // clusters (fixtures/cilium's gates).

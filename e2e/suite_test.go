@@ -17,7 +17,6 @@ import (
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/cluster"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/config"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/workload"
-	"github.com/clustermesh-conformance/clustermesh-e2e/manifests"
 )
 
 // Labels, one per area; GINKGO_LABEL_FILTER picks among them.
@@ -87,7 +86,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 			return
 		}
 		By("deleting the workload (only what the suite labelled)")
-		Expect(workload.Delete(ctx, workload.DeleteInput{Clusters: WorkloadClusters(handles), Namespace: cfg.Namespace,
+		Expect(workload.Delete(ctx, workload.DeleteInput{Clusters: workload.ClustersOf(handles), Namespace: cfg.Namespace,
 			Wait: workload.Wait{Timeout: cfg.Intervals.WorkloadReady, Poll: cfg.Intervals.Poll}, Log: GinkgoWriter})).To(Succeed())
 		Expect(mesh.Down(ctx)).To(Succeed())
 	}, NodeTimeout(cfg.Intervals.ClusterCreate))
@@ -102,9 +101,9 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 
 	By("deploying helloworld and the client to every cluster")
 	Expect(workload.Deploy(ctx, workload.DeployInput{
-		Clusters:  WorkloadClusters(handles),
+		Clusters:  workload.ClustersOf(handles),
 		Namespace: cfg.Namespace,
-		Params:    func(c workload.Cluster) manifests.Params { return WorkloadParams(mesh.Config, c) },
+		Params:    workload.ParamsFor(mesh.Config),
 		Wait:      workload.Wait{Timeout: cfg.Intervals.WorkloadReady, Poll: cfg.Intervals.Poll},
 		Log:       GinkgoWriter,
 	})).To(Succeed())

@@ -129,7 +129,7 @@ nodes:
 
 	t = time.Now()
 	ns := cfg.Namespace
-	if err := workload.Deploy(ctx, workload.DeployInput{Clusters: bringup.WorkloadClusters(hs), Namespace: ns,
+	if err := workload.Deploy(ctx, workload.DeployInput{Clusters: workload.ClustersOf(hs), Namespace: ns,
 		Wait: workload.Wait{Timeout: cfg.Intervals.WorkloadReady, Poll: cfg.Intervals.Poll}, Log: log}); err != nil {
 		return err
 	}

@@ -238,9 +238,8 @@ func saveDisruption(e *Env, r *upgradeRun) *verdict.Report {
 			verdict.Timing{Name: fmt.Sprintf("first failed request (of %d), after the upgrade began", d.Failed), Source: d.Source, Duration: w.From.Sub(r.began)},
 			verdict.Timing{Name: "last failed request, after the upgrade began", Source: d.Source, Duration: w.To.Sub(r.began)},
 			verdict.Timing{Name: fmt.Sprintf("longest run of failed requests (%d in a row)", l.Failed), Source: d.Source, Duration: l.Duration()})
-		if l.Duration() > budget || (budget == 0 && d.Failed > 0) {
-			over = append(over, fmt.Sprintf("[%s] %d requests failed in a row for %s (%s..%s), over the budget of %s",
-				d.Source, l.Failed, l.Duration().Round(time.Millisecond), l.From.UTC().Format(time.RFC3339Nano), l.To.UTC().Format(time.RFC3339Nano), budget))
+		if err := d.WithinBudget(budget); err != nil {
+			over = append(over, err.Error())
 		}
 	}
 	for src, errs := range r.rec.ExecErrors {

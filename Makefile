@@ -126,6 +126,14 @@ e2e-run: $(GINKGO) ## Only the specs (bring-up and teardown included): no image 
 	  $(if $(GINKGO_FOCUS),--focus='$(GINKGO_FOCUS)') \
 	  $(GINKGO_ARGS) ./e2e
 
+.PHONY: e2e-upgrade
+e2e-upgrade: images ## Upgrade mode: Cilium UPGRADE_FROM (default 1.19.7) first, upgraded to CILIUM_VERSION one cluster at a time under probes, then every spec.
+	@from=$${UPGRADE_FROM:-1.19.7}; \
+	if [ "$$($(MESH) image-source)" != upstream ]; then \
+	  CILIUM_VERSION=$$from scripts/cilium-images.sh && CILIUM_VERSION=$$from scripts/cilium-preload.sh >/dev/null; \
+	fi; \
+	UPGRADE_FROM=$$from $(MAKE) --no-print-directory e2e-run
+
 .PHONY: e2e-selfcheck
 e2e-selfcheck: $(GINKGO) ## Prove a wrong expectation fails with its matrix (E2E_INVERT=1 on running clusters; make kind-up first).
 	@mkdir -p "$(ARTIFACTS)/selfcheck"

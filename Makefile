@@ -142,9 +142,10 @@ e2e-selfcheck: $(GINKGO) ## Prove a wrong expectation fails with its matrix (E2E
 	    GINKGO_LABEL_FILTER='global && !shared && !affinity && !runtime' ARTIFACTS="$(ARTIFACTS)/selfcheck" \
 	    >"$(ARTIFACTS)/selfcheck/run.log" 2>&1; then \
 	  echo "self-check FAILED: the inverted spec passed, so this verdict cannot fail"; exit 1; fi
-	@grep -q 'cluster-3' "$(ARTIFACTS)/selfcheck/run.log" || { echo "self-check FAILED: no matrix in the failure"; exit 1; }
+	@grep -q 'INVERTED (E2E_INVERT=1, must fail)' "$(ARTIFACTS)/selfcheck/run.log" || { echo "self-check FAILED: the suite failed, but not on the inverted expectation"; exit 1; }
+	@grep -q 'from \\ answered by' "$(ARTIFACTS)/selfcheck/run.log" || { echo "self-check FAILED: no matrix in the failure"; exit 1; }
 	@echo "self-check passed: the inverted spec failed, and its failure prints the matrix:"
-	@grep -m1 -A8 'verdict' "$(ARTIFACTS)/selfcheck/run.log" || true
+	@grep -m1 -A12 'not reached from' "$(ARTIFACTS)/selfcheck/run.log"
 
 .PHONY: bench
 bench: ## Probe cost on running clusters: N curls in one exec vs one exec per curl (needs make kind-up).

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -45,7 +44,7 @@ func (e *Env) onlyRemote(name string) State {
 
 // timing adds a measured duration to the report last created.
 func (e *Env) timing(source, name string, d time.Duration) {
-	rs := slices.DeleteFunc(e.Book.Current(), func(r *verdict.Report) bool { return strings.HasSuffix(r.Spec, notJudged) })
+	rs := slices.DeleteFunc(e.Book.Current(), func(r *verdict.Report) bool { return r.Informational })
 	if len(rs) == 0 {
 		return
 	}

@@ -99,12 +99,16 @@ lab-clean: ## Give the disk back: lab clusters, images, build outputs (keeps Go 
 
 ##@ Clusters
 
+.PHONY: plan
+plan: $(MESH) ## Print what kind-up / e2e would create, reuse, install, keep, upgrade or refuse, per cluster. Changes nothing.
+	$(MESH) plan
+
 .PHONY: kind-up
-kind-up: $(MESH) ## Three kind clusters with Cilium ClusterMesh, gated on the mesh and the global service's backends.
+kind-up: $(MESH) ## Print the plan, then carry it out: clusters with Cilium ClusterMesh, gated on the mesh and the global service's backends.
 	$(MESH) up
 
 .PHONY: kind-down
-kind-down: $(MESH) ## Delete the kind clusters, their kubeconfigs and the kind network.
+kind-down: $(MESH) ## Delete what the suite made: its marked kind clusters, their kubeconfigs, the kind network if they made it.
 	$(MESH) down
 
 .PHONY: collect
@@ -154,6 +158,6 @@ bench: ## Probe cost on running clusters: N curls in one exec vs one exec per cu
 # Binaries are rebuilt when a Go file changed; go's build cache makes that cheap.
 GO_FILES := $(shell git ls-files '*.go' 2>/dev/null) go.mod go.sum
 $(MESH): $(GO_FILES)
-	$(GO) build -o $@ ./scripts/mesh
+	$(GO) build -o $@ ./cmd/mesh
 $(GINKGO): go.mod go.sum
 	$(GO) build -o $@ github.com/onsi/ginkgo/v2/ginkgo

@@ -13,6 +13,8 @@ GINKGO_FOCUS        ?=
 GINKGO_TIMEOUT      ?= 60m
 GINKGO_ARGS         ?=
 FUZZTIME            ?= 30s
+# actionlint is run from its Go module at this version (no binary to install).
+ACTIONLINT_VERSION  ?= v1.7.12
 export ARTIFACTS CILIUM_VERSION KUBERNETES_VERSION IMAGE_SOURCE
 
 BIN    := $(CURDIR)/_output/bin
@@ -26,7 +28,7 @@ help: ## Show this help.
 ##@ Tests that need no cluster
 
 .PHONY: test
-test: fmt-check vet unit ## Hermetic tests: gofmt check, go vet, unit tests with fuzz seed corpora.
+test: fmt-check mod-check lint-workflows vet unit ## Hermetic tests: gofmt, go.mod tidy, workflow lint, go vet, unit tests with fuzz seed corpora.
 
 .PHONY: unit
 unit: ## Unit tests (and fuzz seed corpora) of every package.
@@ -40,6 +42,16 @@ vet: ## go vet every package, the e2e suite included.
 fmt-check: ## Fail when a Go file is not gofmt-ed.
 	@files=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$files" ]; then echo "gofmt needed:"; echo "$$files"; exit 1; fi
+
+# go.mod asks for Go 1.26, and every Go from 1.23 has `go mod tidy -diff`, so
+# no older fallback is needed: an older go refuses this module anyway.
+.PHONY: mod-check
+mod-check: ## Fail when `go mod tidy` would change go.mod or go.sum (it prints the diff).
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy and commit the result"; exit 1; }
+
+.PHONY: lint-workflows
+lint-workflows: ## Lint .github/workflows with actionlint ACTIONLINT_VERSION (shellcheck too, when it is installed).
+	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 
 .PHONY: fuzz
 fuzz: ## Fuzz the curl parser and the batch framing for FUZZTIME each.

@@ -4,12 +4,13 @@
 # then the suite's command line for them.
 #
 #   scripts/aks.sh up [--dry-run]     create the lab (or print what it would run)
-#   scripts/aks.sh env                print the suite's variables for the lab
+#   scripts/aks.sh env                print the suite's command line for the lab
 #   scripts/aks.sh down [--dry-run]   delete the lab's resource group, only if this script created it
 #
 # Ownership: the resource group is created with the tags
 # created-by=clustermesh-e2e and run-id=<AKS_RUN_ID>; `down` deletes a resource
-# group only when it carries created-by=clustermesh-e2e, and `up` refuses to
+# group only when it carries created-by=clustermesh-e2e (and, when E2E_RUN_ID
+# is set, run-id=E2E_RUN_ID), and `up` refuses to
 # use a resource group that exists without it. Nothing outside that resource
 # group (and AKS's own node resource groups, which Azure deletes with the
 # clusters) is created.
@@ -21,7 +22,10 @@
 #   AKS_NODE_COUNT      nodes per cluster                     (default 2)
 #   AKS_NODE_VM_SIZE    node VM size                          (default Standard_D2s_v5)
 #   AKS_KUBECONFIG      kubeconfig file written by up         (default _artifacts/aks/kubeconfig)
-#   AKS_RUN_ID          recorded in the tags                  (default: the time, UTC)
+#   E2E_RUN_ID          recorded in the tags; down then deletes only that run's group (default: the time, UTC)
+#   AKS_ENV_FILE        when set, up also writes the suite's settings there as KEY=value lines
+#                       (KUBE_CONTEXTS, POD_CIDRS, SERVICE_CIDRS, NODE_NETWORK, HELM_VALUES), for CI
+# Needs the Azure CLI with the aks-preview extension (up adds it), logged in.
 set -euo pipefail
 
 RG="${AKS_RESOURCE_GROUP:-clustermesh-e2e}"
@@ -30,7 +34,7 @@ PREFIX="${AKS_PREFIX:-cmesh}"
 NODES="${AKS_NODE_COUNT:-2}"
 VM_SIZE="${AKS_NODE_VM_SIZE:-Standard_D2s_v5}"
 KUBECONFIG_OUT="${AKS_KUBECONFIG:-_artifacts/aks/kubeconfig}"
-RUN_ID="${AKS_RUN_ID:-$(date -u +%Y%m%d-%H%M%S)}"
+RUN_ID="${E2E_RUN_ID:-$(date -u +%Y%m%d-%H%M%S)}"
 OWNER_TAG="created-by=clustermesh-e2e"
 N=3
 
@@ -65,15 +69,19 @@ need_az() {
 rg_owned() {
   if [ "$DRY_RUN" = 1 ]; then echo absent; return; fi
   if [ "$(az group exists -n "$RG")" != true ]; then echo absent; return; fi
-  local tag
+  local tag run
   tag=$(az group show -n "$RG" --query "tags.\"created-by\"" -o tsv 2>/dev/null || true)
-  if [ "$tag" = clustermesh-e2e ]; then echo yes; else echo no; fi
+  run=$(az group show -n "$RG" --query "tags.\"run-id\"" -o tsv 2>/dev/null || true)
+  if [ "$tag" != clustermesh-e2e ]; then echo no; return; fi
+  if [ -n "${E2E_RUN_ID:-}" ] && [ "$run" != "$E2E_RUN_ID" ]; then echo other-run; return; fi
+  echo yes
 }
 
 up() {
   need_az
   case "$(rg_owned)" in
     no) die "resource group $RG exists and was not created by this script (no tag $OWNER_TAG): choose another AKS_RESOURCE_GROUP" ;;
+    other-run) die "resource group $RG belongs to another run than E2E_RUN_ID=$E2E_RUN_ID: choose another AKS_RESOURCE_GROUP" ;;
     yes) echo "resource group $RG exists and is the lab's: creating what is missing" >&2 ;;
     absent) run az group create -n "$RG" -l "$LOCATION" --tags "$OWNER_TAG" "run-id=$RUN_ID" -o none ;;
   esac
@@ -112,6 +120,9 @@ up() {
     run az aks get-credentials -g "$RG" -n "$name" --context "$(context_name "$i")" --file "$KUBECONFIG_OUT" --overwrite-existing
   done
   values
+  if [ -n "${AKS_ENV_FILE:-}" ]; then
+    if [ "$DRY_RUN" = 1 ]; then echo "+ write $AKS_ENV_FILE" >&2; else settings >"$AKS_ENV_FILE"; fi
+  fi
   echo "lab up; run the suite with:" >&2
   env_line
 }
@@ -130,20 +141,21 @@ values() {
   done
 }
 
-env_line() {
-  local dir contexts pods services vals
+# settings prints the suite's settings for the lab as KEY=value lines.
+settings() {
+  local dir
   dir="$(dirname "$KUBECONFIG_OUT")"
-  contexts=$(for i in $(seq 1 $N); do context_name "$i"; done | paste -sd,)
-  pods=$(for i in $(seq 1 $N); do pod_cidr "$i"; done | paste -sd,)
-  services=$(for i in $(seq 1 $N); do service_cidr "$i"; done | paste -sd,)
-  vals=$(for i in $(seq 1 $N); do echo "cluster-$i=$dir/cluster-$i-values.yaml"; done | paste -sd,)
-  cat <<EOF
-KUBECONFIG=$KUBECONFIG_OUT PROVIDER=existing PROFILE=aks IMAGE_SOURCE=upstream \\
-KUBE_CONTEXTS=$contexts \\
-POD_CIDRS=$pods SERVICE_CIDRS=$services NODE_NETWORK=$NODE_NETWORK \\
-HELM_VALUES=$vals \\
-make e2e-run
-EOF
+  echo "KUBE_CONTEXTS=$(for i in $(seq 1 $N); do context_name "$i"; done | paste -sd,)"
+  echo "POD_CIDRS=$(for i in $(seq 1 $N); do pod_cidr "$i"; done | paste -sd,)"
+  echo "SERVICE_CIDRS=$(for i in $(seq 1 $N); do service_cidr "$i"; done | paste -sd,)"
+  echo "NODE_NETWORK=$NODE_NETWORK"
+  echo "HELM_VALUES=$(for i in $(seq 1 $N); do echo "cluster-$i=$dir/cluster-$i-values.yaml"; done | paste -sd,)"
+}
+
+env_line() {
+  printf 'KUBECONFIG=%s PROVIDER=existing PROFILE=aks IMAGE_SOURCE=upstream \\\n' "$KUBECONFIG_OUT"
+  settings | sed 's/$/ \\/'
+  echo "make e2e-run"
 }
 
 down() {
@@ -151,6 +163,7 @@ down() {
   case "$(rg_owned)" in
     absent) echo "resource group $RG does not exist: nothing to delete" >&2 ;;
     no) die "resource group $RG was not created by this script (no tag $OWNER_TAG): refusing to delete it" ;;
+    other-run) die "resource group $RG belongs to another run than E2E_RUN_ID=$E2E_RUN_ID: refusing to delete it" ;;
     yes) run az group delete -n "$RG" --yes --no-wait ;;
   esac
 }

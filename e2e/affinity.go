@@ -11,6 +11,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/check"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/kube"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/verdict"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/workload"
@@ -23,23 +24,6 @@ func (e *Env) setAffinityAll(ctx context.Context, value string) time.Time {
 		Expect(workload.SetAffinity(ctx, c, e.Config.Namespace, value)).To(Succeed())
 	}
 	return time.Now()
-}
-
-// onlyLocal, onlyRemote: the states of affinity local and remote.
-func (e *Env) onlyLocal(name string) State {
-	st := State{Name: name, Expect: map[string][]string{}}
-	for _, c := range e.Names() {
-		st.Expect[c] = []string{c}
-	}
-	return st
-}
-
-func (e *Env) onlyRemote(name string) State {
-	st := State{Name: name, Expect: map[string][]string{}}
-	for _, c := range e.Names() {
-		st.Expect[c] = e.Others(c)
-	}
-	return st
 }
 
 // timing adds a measured duration to the report last created.
@@ -118,12 +102,12 @@ func AffinityLocalSpec(input func() SpecInput) {
 
 		By("affinity=local on every cluster")
 		changed := e.setAffinityAll(ctx, workload.AffinityLocal)
-		e.AwaitState(ctx, e.onlyLocal("affinity local: only local answers"), changed, iv.AnnotationSwitch)
+		e.AwaitState(ctx, e.OnlyLocal("affinity local: only local answers"), changed, iv.AnnotationSwitch)
 
 		for _, src := range e.Names() {
 			By("[" + src + "] scaling the local backends to zero")
 			changed, gone := e.scaleDown(ctx, []string{src})
-			e.AwaitState(ctx, State{Name: "affinity local, " + src + " has no backend: remote answers",
+			e.AwaitState(ctx, check.State{Name: "affinity local, " + src + " has no backend: remote answers",
 				Expect: map[string][]string{src: e.Others(src)}}, changed, iv.BackendWithdraw)
 			at, err := gone()
 			Expect(err).NotTo(HaveOccurred())
@@ -132,7 +116,7 @@ func AffinityLocalSpec(input func() SpecInput) {
 			By("[" + src + "] restoring the local backends")
 			start := time.Now()
 			ready := e.scaleUp(ctx, []string{src})
-			e.AwaitState(ctx, State{Name: "affinity local, " + src + " restored: local answers",
+			e.AwaitState(ctx, check.State{Name: "affinity local, " + src + " restored: local answers",
 				Expect: map[string][]string{src: {src}}}, ready, iv.AnnotationSwitch)
 			e.timing(src, "local pod ready after scale up (switch measured from here)", ready.Sub(start))
 		}
@@ -151,7 +135,7 @@ func AffinityRemoteSpec(input func() SpecInput) {
 
 		By("affinity=remote on every cluster")
 		changed := e.setAffinityAll(ctx, workload.AffinityRemote)
-		e.AwaitState(ctx, e.onlyRemote("affinity remote: only remote answers"), changed, iv.AnnotationSwitch)
+		e.AwaitState(ctx, e.OnlyRemote("affinity remote: only remote answers"), changed, iv.AnnotationSwitch)
 
 		for _, src := range e.Names() {
 			remotes := e.Others(src)
@@ -170,7 +154,7 @@ func AffinityRemoteSpec(input func() SpecInput) {
 				})
 				agentsAt = time.Now()
 			})
-			e.AwaitState(ctx, State{Name: "affinity remote, remotes of " + src + " gone: local answers",
+			e.AwaitState(ctx, check.State{Name: "affinity remote, remotes of " + src + " gone: local answers",
 				Expect: map[string][]string{src: {src}}}, changed, iv.BackendWithdraw)
 			at, err := gone()
 			Expect(err).NotTo(HaveOccurred())
@@ -182,7 +166,7 @@ func AffinityRemoteSpec(input func() SpecInput) {
 			By(fmt.Sprintf("[%s] restoring the remote backends", src))
 			start := time.Now()
 			ready := e.scaleUp(ctx, remotes)
-			e.AwaitState(ctx, State{Name: "affinity remote, remotes of " + src + " restored: remote answers",
+			e.AwaitState(ctx, check.State{Name: "affinity remote, remotes of " + src + " restored: remote answers",
 				Expect: map[string][]string{src: remotes}}, ready, iv.BackendsSynced)
 			e.timing(src, "remote pods ready after scale up (switch measured from here)", ready.Sub(start))
 		}
@@ -208,18 +192,18 @@ func AffinityNoneSpec(input func() SpecInput) {
 			remoteOnly := map[string][]string{src: e.Others(src)}
 			By("[" + src + "] scaling the local backends to zero")
 			changed, gone := e.scaleDown(ctx, []string{src})
-			e.AwaitState(ctx, State{Name: `affinity "none", ` + src + " has no backend: remote answers", Expect: remoteOnly}, changed, iv.BackendWithdraw)
+			e.AwaitState(ctx, check.State{Name: `affinity "none", ` + src + " has no backend: remote answers", Expect: remoteOnly}, changed, iv.BackendWithdraw)
 			_, err := gone()
 			Expect(err).NotTo(HaveOccurred())
 
 			By("[" + src + "] removing the annotation while the local backends are gone: the same")
 			Expect(workload.SetAffinity(ctx, e.Cluster(src), ns, "")).To(Succeed())
-			e.AwaitState(ctx, State{Name: "no affinity, " + src + " has no backend: remote answers", Expect: remoteOnly}, time.Time{}, iv.AnnotationSwitch)
+			e.AwaitState(ctx, check.State{Name: "no affinity, " + src + " has no backend: remote answers", Expect: remoteOnly}, time.Time{}, iv.AnnotationSwitch)
 
 			By("[" + src + "] back to \"none\" and the local backends restored")
 			Expect(workload.SetAffinity(ctx, e.Cluster(src), ns, workload.AffinityNone)).To(Succeed())
 			ready := e.scaleUp(ctx, []string{src})
-			e.AwaitState(ctx, State{Name: `affinity "none", ` + src + " restored: every cluster answers",
+			e.AwaitState(ctx, check.State{Name: `affinity "none", ` + src + " restored: every cluster answers",
 				Expect: map[string][]string{src: e.Names()}}, ready, iv.AnnotationSwitch)
 		}
 	})

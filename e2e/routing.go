@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/check"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/probe"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/verdict"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/workload"
@@ -53,7 +54,7 @@ func PodIPRoutingSpec(input func() SpecInput) {
 				if err := errors.Join(errs...); err != nil {
 					return err
 				}
-				return Exactly(t, src, e.Others(src))
+				return check.Exactly(t, src, e.Others(src))
 			}).WithTimeout(iv.BackendsSynced).WithPolling(iv.Poll).Should(Succeed())
 			r.Tally.Merge(t)
 		}

@@ -6,6 +6,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/check"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/workload"
 )
 
@@ -68,7 +69,7 @@ func SharedSpec(input func() SpecInput) {
 		By("[" + first + "] annotating the service shared=false")
 		Expect(workload.SetShared(ctx, e.Cluster(first), e.Config.Namespace, "false")).To(Succeed())
 		changed := time.Now()
-		st := State{Name: first + " not shared", Expect: map[string][]string{first: e.Names()}}
+		st := check.State{Name: first + " not shared", Expect: map[string][]string{first: e.Names()}}
 		for _, o := range e.Others(first) {
 			st.Expect[o] = e.Others(first)
 		}
@@ -93,7 +94,7 @@ func CombinedSpec(input func() SpecInput) {
 		Expect(workload.SetShared(ctx, e.Cluster(first), e.Config.Namespace, "false")).To(Succeed())
 		Expect(workload.SetAffinity(ctx, e.Cluster(second), e.Config.Namespace, workload.AffinityRemote)).To(Succeed())
 		changed := time.Now()
-		st := State{Name: first + " not shared, " + second + " affinity remote", Expect: map[string][]string{
+		st := check.State{Name: first + " not shared, " + second + " affinity remote", Expect: map[string][]string{
 			first:  names,
 			second: {third},
 			third:  {second, third},

@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/check"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/workload"
 )
 
@@ -24,20 +25,20 @@ func RuntimeChangesSpec(input func() SpecInput) {
 		steps := []struct {
 			name   string
 			change func(ctx context.Context, c workload.Cluster) error
-			state  State
+			state  check.State
 		}{
 			{"affinity none -> local", func(ctx context.Context, c workload.Cluster) error {
 				return workload.SetAffinity(ctx, c, ns, workload.AffinityLocal)
-			}, e.onlyLocal("runtime: affinity local")},
+			}, e.OnlyLocal("runtime: affinity local")},
 			{"affinity local -> remote", func(ctx context.Context, c workload.Cluster) error {
 				return workload.SetAffinity(ctx, c, ns, workload.AffinityRemote)
-			}, e.onlyRemote("runtime: affinity remote")},
+			}, e.OnlyRemote("runtime: affinity remote")},
 			{"affinity annotation removed", func(ctx context.Context, c workload.Cluster) error {
 				return workload.SetAffinity(ctx, c, ns, "")
 			}, e.Everyone("runtime: affinity removed, every cluster answers")},
 			{"global annotation removed", func(ctx context.Context, c workload.Cluster) error {
 				return workload.SetGlobal(ctx, c, ns, "")
-			}, e.onlyLocal("runtime: global removed, the service is local only")},
+			}, e.OnlyLocal("runtime: global removed, the service is local only")},
 			{"global annotation back", func(ctx context.Context, c workload.Cluster) error {
 				return workload.SetGlobal(ctx, c, ns, "true")
 			}, e.Everyone("runtime: global again, every cluster answers")},

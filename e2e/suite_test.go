@@ -16,6 +16,7 @@ import (
 
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/cluster"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/config"
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/verdict"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/workload"
 )
 
@@ -156,9 +157,9 @@ var _ = AfterEach(func() {
 	if len(reports) == 0 {
 		return
 	}
-	GinkgoWriter.Print(Text(reports))
-	name := Slug(CurrentSpecReport().FullText())
-	if err := Save(filepath.Join(cfg.Artifacts, "matrix"), name, reports); err != nil {
+	GinkgoWriter.Print(verdict.Text(reports))
+	name := verdict.Slug(CurrentSpecReport().FullText())
+	if err := verdict.Save(filepath.Join(cfg.Artifacts, "matrix"), name, reports); err != nil {
 		GinkgoWriter.Println(err)
 	}
 })
@@ -174,7 +175,7 @@ var _ = AfterSuite(func() {
 	if env == nil {
 		return
 	}
-	if err := SaveRun(cfg.Artifacts, env.Book.All()); err != nil {
+	if err := verdict.SaveRun(cfg.Artifacts, env.Book.All()); err != nil {
 		GinkgoWriter.Println(err)
 	}
 })

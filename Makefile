@@ -17,6 +17,8 @@ GINKGO_ARGS         ?=
 # them after the package path and "--" (flags before the path are Ginkgo's own).
 E2E_ARGS            ?=
 FUZZTIME            ?= 30s
+# DRY_RUN=1 makes lab-clean print what it would remove, and remove nothing.
+DRY_RUN             ?=
 # actionlint is run from its Go module at this version (no binary to install).
 ACTIONLINT_VERSION  ?= v1.7.12
 export ARTIFACTS CILIUM_VERSION KUBERNETES_VERSION IMAGE_SOURCE
@@ -114,8 +116,8 @@ lab-smoke: validate $(MESH) ## One kind cluster from the lab's images: node Read
 	$(MESH) smoke $(E2E_ARGS)
 
 .PHONY: lab-clean
-lab-clean: ## Give the disk back: lab clusters, images, build outputs (keeps Go and .deb caches; see the script).
-	scripts/lab-clean.sh
+lab-clean: $(MESH) ## Give the disk back: only the lab's own clusters, labelled images and volumes, build outputs, marked cache (DRY_RUN=1 prints it).
+	MESH=$(MESH) $(if $(filter 1 true yes,$(DRY_RUN)),LAB_CLEAN_DRY_RUN=1) scripts/lab-clean.sh
 
 ##@ Clusters
 

@@ -1,5 +1,8 @@
 # Helpers shared by scripts/cilium-images.sh and scripts/app-images.sh (sourced, not run).
 
+# shellcheck source=scripts/cache-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/cache-lib.sh"
+
 log() { echo "[images] $*" >&2; }
 die() {
 	echo "[images] ERROR: $*" >&2

@@ -40,7 +40,7 @@ func main() {
 	kubeconfigDir := fs.String("kubeconfig-dir", os.Getenv("KUBECONFIG_DIR"), "where the kind kubeconfigs go (default: a directory under the OS temp dir) [KUBECONFIG_DIR]")
 	parseErr := fs.Parse(os.Args[2:])
 	if verb == "validate" {
-		os.Exit(validate(loader, parseErr))
+		os.Exit(config.CheckCommand(loader, parseErr, os.LookupEnv, os.Stderr))
 	}
 	switch {
 	case errors.Is(parseErr, flag.ErrHelp):

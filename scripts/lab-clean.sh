@@ -56,7 +56,7 @@ if [[ -n $MESH && -x $MESH ]]; then
 			--format '{{.Label "io.x-k8s.kind.cluster"}}' | sort -u)
 		log "kind clusters on this engine: ${kinds[*]:-none}; the mesh command deletes the configured ones that carry the suite's marker"
 	fi
-	run "$MESH" down
+	run "$MESH" down || refuse "the mesh command's down failed (above): kind clusters left as they are"
 else
 	log "no mesh command (MESH; run make lab-clean): kind clusters are left alone"
 fi
@@ -67,7 +67,7 @@ if docker info >/dev/null 2>&1; then
 		--format '{{.Names}} {{.Label "io.x-k8s.kind.cluster"}}' | awk '$1 ~ /^clustermesh-e2e-/ && $2 == "" {print $1}')
 	if ((${#ctrs[@]} > 0)); then
 		log "build containers: ${ctrs[*]}"
-		run docker rm -f -v "${ctrs[@]}"
+		run docker rm -f -v "${ctrs[@]}" >/dev/null || log "some build containers were not removed (above)"
 	fi
 
 	# Images: tagged ones by name, untagged ones by ID; without -f Docker
@@ -94,7 +94,9 @@ if docker info >/dev/null 2>&1; then
 	done
 	if ((${#vols[@]} > 0)); then
 		log "lab volumes: ${vols[*]}"
-		run docker volume rm "${vols[@]}" >/dev/null
+		for v in "${vols[@]}"; do
+			run docker volume rm "$v" >/dev/null || log "kept volume $v: Docker refused (in use?)"
+		done
 	else
 		log "no lab volumes"
 	fi

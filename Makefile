@@ -125,7 +125,7 @@ lab-clean: $(MESH) ## Give the disk back: only the lab's own clusters, labelled 
 ##@ Clusters
 
 .PHONY: kind-up
-kind-up: validate $(MESH) ## Three kind clusters with Cilium ClusterMesh, gated on the mesh and the global service's backends.
+kind-up: validate $(MESH) ## Print the plan, then carry it out: clusters with Cilium ClusterMesh, gated on the mesh and the global service's backends.
 	$(MESH) up $(E2E_ARGS)
 
 .PHONY: kind-down
@@ -180,7 +180,7 @@ bench: ## Probe cost on running clusters: N curls in one exec vs one exec per cu
 GO_FILES := $(shell git ls-files '*.go' 2>/dev/null) go.mod go.sum
 $(MESH): $(GO_FILES)
 	$(GO) build -o $@ ./scripts/mesh
-$(VALIDATE): $(GO_FILES)
-	$(GO) build -o $@ ./cmd/validate
 $(GINKGO): go.mod go.sum
 	$(GO) build -o $@ github.com/onsi/ginkgo/v2/ginkgo
+$(VALIDATE): $(GO_FILES)
+	$(GO) build -o $@ ./cmd/validate

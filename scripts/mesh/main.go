@@ -5,7 +5,6 @@
 //	go run ./scripts/mesh smoke    one cluster from the lab's images: nodes, Cilium, DNS, pod and service traffic (make lab-smoke)
 //	go run ./scripts/mesh collect  write artifacts of the running clusters to ARTIFACTS
 //	go run ./scripts/mesh image-source  print upstream or source (IMAGE_SOURCE=auto decided by a name lookup)
-//	go run ./scripts/mesh validate      check the configuration (no Docker, no network); on error write ARTIFACTS/junit.xml
 //
 // Every e2e.* flag (and its environment variable) of fixtures/config applies.
 package main
@@ -32,22 +31,12 @@ func main() {
 		os.Exit(2)
 	}
 	verb := os.Args[1]
-	// ContinueOnError: validate reports a bad flag in its JUnit file too.
-	fs := flag.NewFlagSet("mesh "+verb, flag.ContinueOnError)
+	fs := flag.NewFlagSet("mesh "+verb, flag.ExitOnError)
 	loader := config.Bind(fs)
 	skipLoad := fs.Bool("skip-image-load", envBool("SKIP_IMAGE_LOAD"), "do not load images into kind nodes (node image with the images preloaded) [SKIP_IMAGE_LOAD]")
 	noWorkload := fs.Bool("no-workload", false, "up: stop after the mesh gate; do not deploy helloworld/client nor gate on their backends")
 	kubeconfigDir := fs.String("kubeconfig-dir", os.Getenv("KUBECONFIG_DIR"), "where the kind kubeconfigs go (default: a directory under the OS temp dir) [KUBECONFIG_DIR]")
-	parseErr := fs.Parse(os.Args[2:])
-	if verb == "validate" {
-		os.Exit(config.CheckCommand(loader, parseErr, os.LookupEnv, os.Stderr))
-	}
-	switch {
-	case errors.Is(parseErr, flag.ErrHelp):
-		os.Exit(0)
-	case parseErr != nil:
-		os.Exit(2)
-	}
+	_ = fs.Parse(os.Args[2:])
 	cfg, err := loader.Load(nil)
 	if err != nil {
 		fail(err)
@@ -103,7 +92,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: go run ./scripts/mesh up|down|smoke|collect|image-source|validate [-e2e.* flags] (see -h)")
+	fmt.Fprintln(os.Stderr, "usage: go run ./scripts/mesh up|down|smoke|collect|image-source [-e2e.* flags] (see -h)")
 }
 
 func envBool(name string) bool {

@@ -129,7 +129,7 @@ kind-up: validate $(MESH) ## Print the plan, then carry it out: clusters with Ci
 	$(MESH) up $(E2E_ARGS)
 
 .PHONY: kind-down
-kind-down: $(MESH) ## Delete the kind clusters, their kubeconfigs and the kind network.
+kind-down: $(MESH) ## Delete what the suite made: its marked kind clusters, their kubeconfigs, the kind network if they made it.
 	$(MESH) down $(E2E_ARGS)
 
 .PHONY: collect

@@ -12,13 +12,22 @@ GINKGO_LABEL_FILTER ?=
 GINKGO_FOCUS        ?=
 GINKGO_TIMEOUT      ?= 60m
 GINKGO_ARGS         ?=
+# E2E_ARGS are -e2e.* flags for the suite and the mesh command, e.g.
+# E2E_ARGS='-e2e.namespace=other -e2e.intervals=mesh-ready=10m'. Ginkgo gets
+# them after the package path and "--" (flags before the path are Ginkgo's own).
+E2E_ARGS            ?=
 FUZZTIME            ?= 30s
+# DRY_RUN=1 makes lab-clean print what it would remove, and remove nothing.
+DRY_RUN             ?=
 # actionlint is run from its Go module at this version (no binary to install).
 ACTIONLINT_VERSION  ?= v1.7.12
 export ARTIFACTS CILIUM_VERSION KUBERNETES_VERSION IMAGE_SOURCE
 
 BIN    := $(CURDIR)/_output/bin
 MESH   := $(BIN)/mesh
+# VALIDATE is `mesh validate` linked with the configuration only: rebuilt in
+# about a second after a change, so a bad value is reported at once.
+VALIDATE := $(BIN)/validate
 GINKGO := $(BIN)/ginkgo
 
 .PHONY: help
@@ -58,6 +67,10 @@ fuzz: ## Fuzz the curl parser and the batch framing for FUZZTIME each.
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./fixtures/probe
 	$(GO) test -run '^$$' -fuzz '^FuzzBatch$$' -fuzztime $(FUZZTIME) ./fixtures/probe
 
+.PHONY: validate
+validate: $(VALIDATE) ## Check the configuration (flags, env, E2E_ARGS) before anything starts; on error write ARTIFACTS/junit.xml.
+	@$(VALIDATE) $(E2E_ARGS)
+
 ##@ The lab: every image built here, no registry needed
 
 .PHONY: docker-up
@@ -65,8 +78,8 @@ docker-up: ## Start a Docker engine if none answers (with the CAP_SYS_RESOURCE r
 	scripts/docker-up.sh
 
 .PHONY: images
-images: $(MESH) ## Build every image the suite needs (cached by content); nothing to build when the source is upstream.
-	@src=$$($(MESH) image-source); \
+images: validate $(MESH) ## Build every image the suite needs (cached by content); nothing to build when the source is upstream.
+	@src=$$($(MESH) image-source $(E2E_ARGS)); \
 	if [ "$$src" = upstream ]; then echo "images: upstream images are pulled by kind and the nodes; nothing to build"; exit 0; fi; \
 	start=$$(date +%s); \
 	scripts/docker-up.sh; \
@@ -79,17 +92,17 @@ images: $(MESH) ## Build every image the suite needs (cached by content); nothin
 	docker image ls --filter label=clustermesh-e2e.hash --format '  {{.Repository}}:{{.Tag}}\t{{.Size}}'
 
 .PHONY: node-image
-node-image: ## Build only the kind node image localhost/clustermesh-e2e/node:<KUBERNETES_VERSION> (cached).
+node-image: validate ## Build only the kind node image localhost/clustermesh-e2e/node:<KUBERNETES_VERSION> (cached).
 	scripts/docker-up.sh
 	scripts/node-image.sh
 
 .PHONY: cilium-images
-cilium-images: ## Build only Cilium's images for CILIUM_VERSION (cached by content).
+cilium-images: validate ## Build only Cilium's images for CILIUM_VERSION (cached by content).
 	scripts/docker-up.sh
 	scripts/cilium-images.sh
 
 .PHONY: app-images
-app-images: ## Build the helloworld and client images, and prove the client reaps orphaned processes.
+app-images: validate ## Build the helloworld and client images, and prove the client reaps orphaned processes.
 	scripts/docker-up.sh
 	VERIFY_REAPING=1 scripts/app-images.sh
 
@@ -102,46 +115,46 @@ node-check: ## Prove the node image alone: a throwaway cluster, API up, NotReady
 	scripts/node-check.sh
 
 .PHONY: lab-smoke
-lab-smoke: $(MESH) ## One kind cluster from the lab's images: node Ready, agent healthy, DNS, pod->pod, pod->Service.
-	$(MESH) smoke
+lab-smoke: validate $(MESH) ## One kind cluster from the lab's images: node Ready, agent healthy, DNS, pod->pod, pod->Service.
+	$(MESH) smoke $(E2E_ARGS)
 
 .PHONY: lab-clean
-lab-clean: ## Give the disk back: lab clusters, images, build outputs (keeps Go and .deb caches; see the script).
-	scripts/lab-clean.sh
+lab-clean: $(MESH) ## Give the disk back: only the lab's own clusters, labelled images and volumes, build outputs, marked cache (DRY_RUN=1 prints it).
+	MESH=$(MESH) $(if $(filter 1 true yes,$(DRY_RUN)),LAB_CLEAN_DRY_RUN=1) scripts/lab-clean.sh
 
 ##@ Clusters
 
 .PHONY: kind-up
-kind-up: $(MESH) ## Three kind clusters with Cilium ClusterMesh, gated on the mesh and the global service's backends.
-	$(MESH) up
+kind-up: validate $(MESH) ## Print the plan, then carry it out: clusters with Cilium ClusterMesh, gated on the mesh and the global service's backends.
+	$(MESH) up $(E2E_ARGS)
 
 .PHONY: kind-down
-kind-down: $(MESH) ## Delete the kind clusters, their kubeconfigs and the kind network.
-	$(MESH) down
+kind-down: $(MESH) ## Delete what the suite made: its marked kind clusters, their kubeconfigs, the kind network if they made it.
+	$(MESH) down $(E2E_ARGS)
 
 .PHONY: collect
 collect: $(MESH) ## Write artifacts (status, service lists, logs) of the running clusters to ARTIFACTS.
-	$(MESH) collect
+	$(MESH) collect $(E2E_ARGS)
 
 ##@ The suite
 
 .PHONY: e2e
-e2e: images e2e-run ## Everything from nothing: images, bring-up, specs, teardown (USE_EXISTING_CLUSTERS=true reuses).
+e2e: validate images e2e-run ## Everything from nothing: images, bring-up, specs, teardown (USE_EXISTING_CLUSTERS=true reuses).
 
 .PHONY: e2e-run
-e2e-run: $(GINKGO) ## Only the specs (bring-up and teardown included): no image build.
+e2e-run: validate $(GINKGO) ## Only the specs (bring-up and teardown included): no image build.
 	mkdir -p "$(ARTIFACTS)"
 	$(GINKGO) run --timeout=$(GINKGO_TIMEOUT) --fail-on-pending --fail-on-empty --trace -v \
 	  --poll-progress-after=5m --poll-progress-interval=1m \
 	  --junit-report=junit.xml --output-dir="$(ARTIFACTS)" \
 	  $(if $(GINKGO_LABEL_FILTER),--label-filter='$(GINKGO_LABEL_FILTER)') \
 	  $(if $(GINKGO_FOCUS),--focus='$(GINKGO_FOCUS)') \
-	  $(GINKGO_ARGS) ./e2e
+	  $(GINKGO_ARGS) ./e2e $(if $(E2E_ARGS),-- $(E2E_ARGS))
 
 .PHONY: e2e-upgrade
 e2e-upgrade: images ## Upgrade mode: Cilium UPGRADE_FROM (default 1.19.7) first, upgraded to CILIUM_VERSION one cluster at a time under probes, then every spec.
 	@from=$${UPGRADE_FROM:-1.19.7}; \
-	if [ "$$($(MESH) image-source)" != upstream ]; then \
+	if [ "$$($(MESH) image-source $(E2E_ARGS))" != upstream ]; then \
 	  CILIUM_VERSION=$$from scripts/cilium-images.sh && CILIUM_VERSION=$$from scripts/cilium-preload.sh >/dev/null; \
 	fi; \
 	UPGRADE_FROM=$$from $(MAKE) --no-print-directory e2e-run
@@ -169,3 +182,5 @@ $(MESH): $(GO_FILES)
 	$(GO) build -o $@ ./scripts/mesh
 $(GINKGO): go.mod go.sum
 	$(GO) build -o $@ github.com/onsi/ginkgo/v2/ginkgo
+$(VALIDATE): $(GO_FILES)
+	$(GO) build -o $@ ./cmd/validate

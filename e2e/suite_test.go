@@ -16,6 +16,7 @@ import (
 
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/cluster"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/config"
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/junit"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/verdict"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/workload"
 )
@@ -52,16 +53,38 @@ func TestE2E(t *testing.T) {
 	// error's struct after it.
 	format.UseStringerRepresentation = true
 	var err error
+	start := time.Now()
 	if cfg, err = loader.Load(os.LookupEnv); err != nil {
-		t.Fatal(err)
+		refuse(t, err, time.Since(start))
 	}
 	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
+		refuse(t, err, time.Since(start))
 	}
 	if cfg.Artifacts, err = filepath.Abs(cfg.Artifacts); err != nil {
 		t.Fatal(err)
 	}
 	RunSpecs(t, "ClusterMesh conformance")
+}
+
+// refuse fails the run on a configuration error before any spec ran, and
+// writes the JUnit report Ginkgo would have written, naming the error: the
+// path the ginkgo CLI gave the suite (it merges it into ARTIFACTS/junit.xml),
+// or ARTIFACTS/junit.xml when the suite runs without the CLI.
+func refuse(t *testing.T, err error, took time.Duration) {
+	t.Helper()
+	_, rc := GinkgoConfiguration()
+	path := rc.JUnitReport
+	if path == "" {
+		dir := cfg.Artifacts
+		if dir == "" {
+			dir = config.Default().Artifacts
+		}
+		path = filepath.Join(dir, junit.FileName)
+	}
+	if werr := junit.WriteFailure(path, junit.Failure{Suite: config.SuiteName, Name: "configuration", Err: err, Duration: took}); werr != nil {
+		t.Log(werr)
+	}
+	t.Fatal(err)
 }
 
 // handleRef is what process 1 hands the other processes to rebuild handles.

@@ -21,6 +21,11 @@ const ManagedBy = "clustermesh-e2e"
 // ManagedByLabel is the label key carrying ManagedBy.
 const ManagedByLabel = "app.kubernetes.io/managed-by"
 
+// RunIDAnnotation records the run that created (or last updated) an object.
+// Every object here carries it; on a namespace its presence is what proves
+// the suite created the namespace (kube.CreatedNamespace).
+const RunIDAnnotation = "clustermesh-e2e.io/run-id"
+
 // Files in the order they are applied: the namespace first.
 var Files = []string{"namespace.yaml", "helloworld.yaml", "client.yaml"}
 
@@ -31,6 +36,8 @@ var files embed.FS
 type Params struct {
 	Namespace   string
 	ClusterName string
+	// RunID is written to every object's RunIDAnnotation (config.RunID).
+	RunID string
 	// Title is the helloworld page title (TITLE), naming the cluster.
 	Title           string
 	HelloworldImage string

@@ -92,6 +92,7 @@ func TestObjects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			tt.params.RunID = "20261204-123456-ab12"
 			objs, err := Objects(context.Background(), tt.params)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -111,6 +112,9 @@ func TestObjects(t *testing.T) {
 			for _, o := range objs {
 				if o.GetLabels()[ManagedByLabel] == ManagedBy {
 					managed++
+				}
+				if got := o.GetAnnotations()[RunIDAnnotation]; got != tt.params.RunID {
+					t.Errorf("%T %s: %s = %q, want %q", o, o.GetName(), RunIDAnnotation, got, tt.params.RunID)
 				}
 				switch v := o.(type) {
 				case *corev1.Namespace:

@@ -2,6 +2,8 @@
 
 # shellcheck source=scripts/progress-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/progress-lib.sh"
+# shellcheck source=scripts/cache-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/cache-lib.sh"
 
 log() { echo "[images] $*" >&2; }
 die() {

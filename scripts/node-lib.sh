@@ -5,6 +5,8 @@
 # shellcheck disable=SC2034 # used by the scripts that source this file
 CACHE=${CLUSTERMESH_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/clustermesh-e2e}
 HASH_LABEL=clustermesh-e2e.hash
+# shellcheck source=scripts/cache-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/cache-lib.sh"
 
 # shellcheck source=scripts/progress-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/progress-lib.sh"

@@ -14,6 +14,7 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/format"
 
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/artifacts"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/cluster"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/config"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/junit"
@@ -174,18 +175,37 @@ var _ = BeforeEach(func() {
 	env.Book.Begin(CurrentSpecReport().FullText())
 })
 
-// After each spec: its matrices in the log and under ARTIFACTS/matrix.
-var _ = AfterEach(func() {
+// After each spec: its matrices in the log and under ARTIFACTS/matrix, and
+// when it failed, the evidence under ARTIFACTS/<spec>/, taken now: a spec's
+// DeferCleanup (the baseline restore) runs only after this.
+var _ = AfterEach(func(ctx SpecContext) {
+	spec := CurrentSpecReport()
+	name := verdict.Slug(spec.FullText())
 	reports := env.Book.Current()
-	if len(reports) == 0 {
+	if len(reports) > 0 {
+		GinkgoWriter.Print(verdict.Text(reports))
+		if err := verdict.Save(filepath.Join(cfg.Artifacts, "matrix"), name, reports); err != nil {
+			GinkgoWriter.Println(err)
+		}
+	}
+	if !spec.Failed() {
 		return
 	}
-	GinkgoWriter.Print(verdict.Text(reports))
-	name := verdict.Slug(CurrentSpecReport().FullText())
-	if err := verdict.Save(filepath.Join(cfg.Artifacts, "matrix"), name, reports); err != nil {
-		GinkgoWriter.Println(err)
+	responses := map[string]string{}
+	for _, r := range reports {
+		for src, raw := range r.Responses {
+			responses[src] += "### " + r.Spec + "\n" + raw + "\n"
+		}
 	}
-})
+	By("collecting the failure's evidence before anything is restored")
+	if err := artifacts.CollectSpec(ctx, artifacts.SpecInput{
+		Dir: filepath.Join(cfg.Artifacts, name), Handles: env.Handles, Clusters: cfg.Clusters,
+		Namespace: cfg.Namespace, Services: []string{workload.Service}, Since: spec.StartTime,
+		Responses: responses, Log: GinkgoWriter,
+	}); err != nil {
+		GinkgoWriter.Printf("evidence incomplete: %v\n", err)
+	}
+}, NodeTimeout(2*time.Minute))
 
 var _ = ReportAfterEach(func(r SpecReport) {
 	if r.Failed() {

@@ -173,33 +173,45 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 
 var _ = BeforeEach(func() {
 	env.Book.Begin(CurrentSpecReport().FullText())
+	// Registered here, it runs after the spec's own cleanups (last in,
+	// first out), so it also sees the reports they make, such as the
+	// restored baseline.
+	DeferCleanup(saveSpecReports)
 })
 
-// After each spec: its matrices in the log and under ARTIFACTS/matrix, and
-// when it failed, the evidence under ARTIFACTS/<spec>/, taken now: a spec's
-// DeferCleanup (the baseline restore) runs only after this.
+// saveSpecReports puts the spec's matrices in the log and under
+// ARTIFACTS/matrix, and attaches them to the spec's Ginkgo report: the
+// end-of-run summary is written by process 1, which sees every spec's
+// report but only its own Book.
+func saveSpecReports() {
+	reports := env.Book.Current()
+	if len(reports) == 0 {
+		return
+	}
+	GinkgoWriter.Print(verdict.Text(reports))
+	name := verdict.Slug(CurrentSpecReport().FullText())
+	if err := verdict.Save(filepath.Join(cfg.Artifacts, "matrix"), name, reports); err != nil {
+		GinkgoWriter.Println(err)
+	}
+	AddReportEntry(verdict.EntryName, verdict.NewSpecVerdicts(reports), ReportEntryVisibilityNever)
+}
+
+// When a spec failed, its evidence goes under ARTIFACTS/<spec>/, taken now:
+// the spec's own cleanups run only after the AfterEach nodes.
 var _ = AfterEach(func(ctx SpecContext) {
 	spec := CurrentSpecReport()
-	name := verdict.Slug(spec.FullText())
-	reports := env.Book.Current()
-	if len(reports) > 0 {
-		GinkgoWriter.Print(verdict.Text(reports))
-		if err := verdict.Save(filepath.Join(cfg.Artifacts, "matrix"), name, reports); err != nil {
-			GinkgoWriter.Println(err)
-		}
-	}
 	if !spec.Failed() {
 		return
 	}
 	responses := map[string]string{}
-	for _, r := range reports {
+	for _, r := range env.Book.Current() {
 		for src, raw := range r.Responses {
 			responses[src] += "### " + r.Spec + "\n" + raw + "\n"
 		}
 	}
-	By("collecting the failure's evidence before anything is restored")
+	By("collecting the failure's evidence before anything is cleaned up")
 	if err := artifacts.CollectSpec(ctx, artifacts.SpecInput{
-		Dir: filepath.Join(cfg.Artifacts, name), Handles: env.Handles, Clusters: cfg.Clusters,
+		Dir: filepath.Join(cfg.Artifacts, verdict.Slug(spec.FullText())), Handles: env.Handles, Clusters: cfg.Clusters,
 		Namespace: cfg.Namespace, Services: []string{workload.Service}, Since: spec.StartTime,
 		Responses: responses, Log: GinkgoWriter,
 	}); err != nil {
@@ -213,13 +225,25 @@ var _ = ReportAfterEach(func(r SpecReport) {
 	}
 })
 
-// The whole run in one picture, and a summary table.
-var _ = AfterSuite(func() {
-	if env == nil {
-		return
-	}
-	if err := verdict.SaveRun(cfg.Artifacts, env.Book.All()); err != nil {
+// The end of the run, on process 1 with every spec's report: the summary
+// table in the log, and under ARTIFACTS summary.md, report.html (a page to
+// open) and run.svg (the picture); the table also goes to the CI job's
+// step summary when $GITHUB_STEP_SUMMARY names one.
+var _ = ReportAfterSuite("run summary and report", func(r Report) {
+	run, errs := runOf(r, cfg, GinkgoLabelFilter())
+	for _, err := range errs {
 		GinkgoWriter.Println(err)
+	}
+	GinkgoWriter.Print("\n" + verdict.SummaryText(run))
+	if err := verdict.SaveRun(cfg.Artifacts, run); err != nil {
+		GinkgoWriter.Println(err)
+	} else {
+		GinkgoWriter.Printf("report: %s\n", filepath.Join(cfg.Artifacts, "report.html"))
+	}
+	if path := os.Getenv("GITHUB_STEP_SUMMARY"); path != "" {
+		if err := verdict.AppendSummary(path, run); err != nil {
+			GinkgoWriter.Println(err)
+		}
 	}
 })
 

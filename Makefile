@@ -124,6 +124,10 @@ lab-clean: $(MESH) ## Give the disk back: only the lab's own clusters, labelled 
 
 ##@ Clusters
 
+.PHONY: plan
+plan: validate $(MESH) ## Print what kind-up / e2e would create, reuse, install, keep, upgrade or refuse, per cluster. Changes nothing.
+	$(MESH) plan $(E2E_ARGS)
+
 .PHONY: kind-up
 kind-up: validate $(MESH) ## Print the plan, then carry it out: clusters with Cilium ClusterMesh, gated on the mesh and the global service's backends.
 	$(MESH) up $(E2E_ARGS)
@@ -179,7 +183,7 @@ bench: ## Probe cost on running clusters: N curls in one exec vs one exec per cu
 # Binaries are rebuilt when a Go file changed; go's build cache makes that cheap.
 GO_FILES := $(shell git ls-files '*.go' 2>/dev/null) go.mod go.sum
 $(MESH): $(GO_FILES)
-	$(GO) build -o $@ ./scripts/mesh
+	$(GO) build -o $@ ./cmd/mesh
 $(GINKGO): go.mod go.sum
 	$(GO) build -o $@ github.com/onsi/ginkgo/v2/ginkgo
 $(VALIDATE): $(GO_FILES)

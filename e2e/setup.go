@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -13,50 +14,58 @@ import (
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/workload"
 )
 
-// Mesh brings up (or finds) the meshed clusters and takes them down.
+// Mesh is the suite's bring-up: the same plan-then-apply path as make
+// kind-up (fixtures/bringup), with the teardown of what the plan creates.
 type Mesh struct {
+	// Config is the resolved configuration (config.Resolve, once).
 	Config config.Config
 	Log    io.Writer
 	// Provider is the cluster provider (kind or existing contexts).
 	Provider cluster.Provider
-	// Created is true when Up made the clusters (then Down deletes them).
-	Created bool
+	// Handles are set once Up has created or found the clusters.
+	Handles []cluster.Handle
+	b       *bringup.Bringup
 }
 
-// Up returns handles to meshed clusters. With USE_EXISTING_CLUSTERS (or the
-// existing provider) it takes the clusters as they are, meshed already (the
-// gate checks that); otherwise fixtures/bringup creates, installs and meshes
-// them, and Down will delete them.
-func (m *Mesh) Up(ctx context.Context) ([]cluster.Handle, error) {
-	if m.Config.UseExistingClusters || m.Config.Provider == config.ProviderExisting {
-		p, err := cluster.New(m.Config, cluster.Options{Log: m.Log})
-		if err != nil {
-			return nil, err
-		}
-		m.Provider = p
-		return p.Handles(ctx)
+// Plan computes the plan (read only) and prints it.
+func (m *Mesh) Plan(ctx context.Context) (*bringup.Plan, error) {
+	b, err := bringup.New(m.Config, bringup.Options{Log: m.Log})
+	if err != nil {
+		return nil, err
 	}
-	bm, err := bringup.Run(ctx, bringup.Input{Config: m.Config, Log: m.Log})
+	m.b, m.Provider = b, b.Provider
+	p, err := b.Plan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprint(m.Log, p.String())
+	return p, p.Err()
+}
+
+// Up carries the plan out: clusters created or reused, Cilium installed,
+// kept, upgraded or used as it is, the mesh gated. The workload is the
+// suite's next step.
+func (m *Mesh) Up(ctx context.Context, p *bringup.Plan) ([]cluster.Handle, error) {
+	if m.b == nil {
+		return nil, errors.New("mesh: Plan first")
+	}
+	bm, err := m.b.Apply(ctx, p)
 	if bm != nil {
-		m.Provider = bm.Provider
-		m.Config = bm.Config // image source resolved
+		m.Handles = bm.Handles
 		if bm.Timings != nil {
 			fmt.Fprintf(m.Log, "bring-up phase timings:\n%s", bm.Timings.Table())
 		}
 	}
-	if err != nil {
-		return nil, err
-	}
-	m.Created = true
-	return bm.Handles, nil
+	return m.Handles, err
 }
 
-// Down deletes clusters Up created; it never deletes clusters it found.
+// Down undoes what the plan created (clusters the run made; Cilium the run
+// installed on existing clusters); reused and foreign things stay.
 func (m *Mesh) Down(ctx context.Context) error {
-	if !m.Created {
+	if m.b == nil {
 		return nil
 	}
-	return bringup.DownWith(ctx, m.Config, cluster.Options{Log: m.Log})
+	return m.b.Teardown(ctx)
 }
 
 // Gate waits until the datapath is ready for the specs: every agent sees

@@ -58,11 +58,10 @@ func TestE2E(t *testing.T) {
 	if cfg, err = loader.Load(os.LookupEnv); err != nil {
 		refuse(t, err, time.Since(start))
 	}
+	// Static checks only here; config.Resolve runs once, in the suite's
+	// setup (process 1), and hands its result to every process.
 	if err := cfg.Validate(); err != nil {
 		refuse(t, err, time.Since(start))
-	}
-	if cfg.Artifacts, err = filepath.Abs(cfg.Artifacts); err != nil {
-		t.Fatal(err)
 	}
 	RunSpecs(t, "ClusterMesh conformance")
 }
@@ -93,7 +92,21 @@ type handleRef struct {
 	Name, Kubeconfig, Context string
 }
 
+// setupData is what process 1 hands the other processes: the configuration
+// it resolved (so that no process resolves it again, differently) and the
+// clusters.
+type setupData struct {
+	Config  config.Config
+	Handles []handleRef
+}
+
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
+	By("resolving the configuration (once, for the whole run)")
+	var err error
+	cfg, err = config.Resolve(ctx, cfg, cluster.ResolveSeams(GinkgoWriter))
+	Expect(err).NotTo(HaveOccurred())
+	config.Print(GinkgoWriter, cfg)
+	Expect(config.WriteFile(filepath.Join(cfg.Artifacts, "config.yaml"), cfg)).To(Succeed())
 	if cfg.UpgradeFrom != "" && !LabelUpgrade.MatchesLabelFilter(GinkgoLabelFilter()) {
 		Fail(fmt.Sprintf("UPGRADE_FROM=%s installs %s, but the label filter %q leaves out the upgrade specs, so every other spec would run on %s: add \"upgrade ||\" to GINKGO_LABEL_FILTER, or unset UPGRADE_FROM",
 			cfg.UpgradeFrom, cfg.UpgradeFrom, GinkgoLabelFilter(), cfg.UpgradeFrom))
@@ -101,34 +114,43 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	mesh := &Mesh{Config: cfg, Log: GinkgoWriter}
 	setupMesh = mesh
 	start := time.Now()
-	By("bringing up (or finding) the meshed clusters")
-	handles, err := mesh.Up(ctx)
+	By("planning the bring-up from what exists (nothing changes yet)")
+	plan, err := mesh.Plan(ctx)
 	Expect(err).NotTo(HaveOccurred())
-	// Cleanups run last-in first-out: collect (on failure) before teardown.
+	// Registered before bring-up starts, so an interrupt or a failure at
+	// any moment of it still removes what this run made. Cleanups run last
+	// in, first out: collect (on failure) before teardown.
 	DeferCleanup(func(ctx SpecContext) {
 		if cfg.SkipCleanup {
 			GinkgoWriter.Println("SKIP_CLEANUP: leaving the workload and the clusters behind")
 			return
 		}
-		By("deleting the workload (only what the suite labelled)")
-		Expect(workload.Delete(ctx, workload.DeleteInput{Clusters: workload.ClustersOf(handles), Namespace: cfg.Namespace,
-			Wait: workload.Wait{Timeout: cfg.Intervals.WorkloadReady, Poll: cfg.Intervals.Poll}, Log: GinkgoWriter})).To(Succeed())
+		if len(mesh.Handles) > 0 {
+			By("deleting the workload (only what the suite labelled)")
+			Expect(workload.Delete(ctx, workload.DeleteInput{Clusters: workload.ClustersOf(mesh.Handles), Namespace: cfg.Namespace,
+				Wait: workload.Wait{Timeout: cfg.Intervals.WorkloadReady, Poll: cfg.Intervals.Poll}, Log: GinkgoWriter})).To(Succeed())
+		}
+		By("removing what the plan created")
 		Expect(mesh.Down(ctx)).To(Succeed())
 	}, NodeTimeout(cfg.Intervals.ClusterCreate))
 	DeferCleanup(func(ctx SpecContext) {
-		if anyFailed.Load() || CurrentSpecReport().Failed() {
+		if (anyFailed.Load() || CurrentSpecReport().Failed()) && len(mesh.Handles) > 0 {
 			By("collecting artifacts before teardown")
-			if err := mesh.Collect(ctx, handles); err != nil {
+			if err := mesh.Collect(ctx, mesh.Handles); err != nil {
 				GinkgoWriter.Println(err)
 			}
 		}
 	}, NodeTimeout(2*time.Minute))
 
+	By("carrying the plan out: clusters, Cilium, CA, mesh")
+	handles, err := mesh.Up(ctx, plan)
+	Expect(err).NotTo(HaveOccurred())
+
 	By("deploying helloworld and the client to every cluster")
 	Expect(workload.Deploy(ctx, workload.DeployInput{
 		Clusters:  workload.ClustersOf(handles),
 		Namespace: cfg.Namespace,
-		Params:    workload.ParamsFor(mesh.Config),
+		Params:    workload.ParamsFor(cfg),
 		Wait:      workload.Wait{Timeout: cfg.Intervals.WorkloadReady, Poll: cfg.Intervals.Poll},
 		Log:       GinkgoWriter,
 	})).To(Succeed())
@@ -138,19 +160,20 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	GinkgoWriter.Printf("suite setup took %s\n", time.Since(start).Round(time.Millisecond))
 
 	setupHandles = handles
-	refs := make([]handleRef, len(handles))
-	for i, h := range handles {
-		refs[i] = handleRef{Name: h.Name, Kubeconfig: h.Kubeconfig, Context: h.Context}
+	d := setupData{Config: cfg}
+	for _, h := range handles {
+		d.Handles = append(d.Handles, handleRef{Name: h.Name, Kubeconfig: h.Kubeconfig, Context: h.Context})
 	}
-	data, err := json.Marshal(refs)
+	data, err := json.Marshal(d)
 	Expect(err).NotTo(HaveOccurred())
 	return data
 }, func(ctx SpecContext, data []byte) {
-	var refs []handleRef
-	Expect(json.Unmarshal(data, &refs)).To(Succeed())
+	var d setupData
+	Expect(json.Unmarshal(data, &d)).To(Succeed())
+	cfg = d.Config
 	handles := setupHandles
 	if handles == nil { // another parallel process: rebuild them
-		for _, ref := range refs {
+		for _, ref := range d.Handles {
 			for _, c := range cfg.Clusters {
 				if c.Name != ref.Name {
 					continue

@@ -73,10 +73,8 @@ func UpgradeSpec(input func() UpgradeInput, names []string) {
 		Expect(in.Mesh).NotTo(BeNil(), "the upgrade needs process 1's bring-up")
 		run = &upgradeRun{}
 		var err error
-		// Reused clusters were not prepared by bring-up: decide the image
-		// source the same way (no-op when it was).
-		run.cfg, err = bringup.Prepare(ctx, in.Mesh.Config, GinkgoWriter)
-		Expect(err).NotTo(HaveOccurred())
+		// Resolved once, at the suite's start, for reused clusters too.
+		run.cfg = in.Mesh.Config
 		By(fmt.Sprintf("getting the %s chart and putting its images on the nodes", c.CiliumVersion))
 		run.up, err = bringup.PrepareUpgrade(ctx, bringup.UpgradeInput{Config: run.cfg, Handles: in.Env.Handles,
 			Provider: in.Mesh.Provider, Log: GinkgoWriter})

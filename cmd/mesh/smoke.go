@@ -63,8 +63,8 @@ nodes:
 		return err
 	}
 	cfg.Clusters = []config.Cluster{c}
-	cfg, err = bringup.Prepare(ctx, cfg, log)
-	if err != nil {
+	// The smoke's own configuration, resolved once like every entry point's.
+	if cfg, err = config.Resolve(ctx, cfg, cluster.ResolveSeams(log)); err != nil {
 		return err
 	}
 	kind := cluster.NewKind(cfg, cluster.Options{KubeconfigDir: o.kubeconfigDir, Log: log, Runner: cluster.ExecRunner{}})
@@ -113,7 +113,8 @@ nodes:
 	if err != nil {
 		return err
 	}
-	if _, err := cilium.Install(ctx, cilium.InstallInput{Handle: h, Chart: chart, Values: vals, CA: ca, Timeout: cfg.Intervals.CiliumReady, Log: log}); err != nil {
+	if _, err := cilium.Install(ctx, cilium.InstallInput{Handle: h, Chart: chart, Values: vals, CA: ca, Timeout: cfg.Intervals.CiliumReady,
+		RunID: cfg.RunID, Log: log}); err != nil {
 		return err
 	}
 	step("install", t)

@@ -1,0 +1,216 @@
+// Command mesh is the suite's clusters outside the tests, a thin command
+// over fixtures/ (as kind's cmd/kind is over its pkg/):
+//
+//	mesh plan          print what up would do, from what exists; changes nothing (make plan)
+//	mesh up            print the plan, then carry it out: clusters meshed and gated (make kind-up)
+//	mesh down          delete what the suite made: marked kind clusters, their kubeconfigs, the network it made (make kind-down)
+//	mesh smoke         one cluster from the lab's images: nodes, Cilium, DNS, pod and service traffic (make lab-smoke)
+//	mesh collect       write artifacts of the running clusters to ARTIFACTS (make collect)
+//	mesh image-source  print upstream or source (IMAGE_SOURCE=auto decided by a name lookup)
+//	mesh validate      check the configuration alone: no engine, no network, no cluster
+//
+// Every e2e.* flag (and its environment variable) of fixtures/config applies.
+// Every verb but validate resolves the configuration once, at its start.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/artifacts"
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/bringup"
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/cluster"
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/config"
+	kindconfigs "github.com/clustermesh-conformance/clustermesh-e2e/kind"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	verb := os.Args[1]
+	fs := flag.NewFlagSet("mesh "+verb, flag.ExitOnError)
+	loader := config.Bind(fs)
+	skipLoad := fs.Bool("skip-image-load", envBool("SKIP_IMAGE_LOAD"), "do not load images into kind nodes (node image with the images preloaded) [SKIP_IMAGE_LOAD]")
+	noWorkload := fs.Bool("no-workload", false, "up: stop after the mesh gate; do not deploy helloworld/client nor gate on their backends")
+	kubeconfigDir := fs.String("kubeconfig-dir", os.Getenv("KUBECONFIG_DIR"), "where the kind kubeconfigs go (default: a directory under the OS temp dir) [KUBECONFIG_DIR]")
+	_ = fs.Parse(os.Args[2:])
+	log := os.Stderr
+
+	if verb == "validate" {
+		if err := validate(loader); err != nil {
+			fail(err)
+		}
+		fmt.Fprintln(log, "configuration valid")
+		return
+	}
+	cfg, err := loader.Load(nil)
+	if err != nil {
+		fail(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	opts := bringup.Options{SkipImageLoad: *skipLoad, Workload: !*noWorkload, KubeconfigDir: *kubeconfigDir, Log: log}
+
+	switch verb {
+	case "plan", "up", "down", "collect":
+		// Each resolves its own configuration below.
+	case "smoke":
+		if err := smoke(ctx, cfg, smokeOptions{skipLoad: *skipLoad, kubeconfigDir: *kubeconfigDir}); err != nil {
+			fail(err)
+		}
+		return
+	case "image-source":
+		// One decision for the Makefile and the suite: auto becomes
+		// upstream or source by a name lookup of the registries.
+		src, reason := config.DecideImageSource(ctx, cfg.ImageSource, nil, 2*time.Second)
+		fmt.Fprintln(log, reason)
+		fmt.Println(src)
+		return
+	default:
+		usage()
+		os.Exit(2)
+	}
+
+	if cfg, err = resolve(ctx, cfg, log); err != nil {
+		fail(err)
+	}
+	switch verb {
+	case "plan":
+		if err := plan(ctx, cfg, opts); err != nil {
+			fail(err)
+		}
+	case "up":
+		if err := up(ctx, cfg, opts); err != nil {
+			fail(err)
+		}
+	case "down":
+		if err := bringup.Down(ctx, cfg, opts); err != nil {
+			fail(err)
+		}
+	case "collect":
+		prov, err := cluster.New(cfg, cluster.Options{KubeconfigDir: *kubeconfigDir, Log: log})
+		if err != nil {
+			fail(err)
+		}
+		hs, err := prov.Handles(ctx)
+		if err != nil {
+			fail(err)
+		}
+		if err := artifacts.Collect(ctx, artifacts.CollectInput{Handles: hs, Provider: prov, Dir: cfg.Artifacts, Log: log}); err != nil {
+			fail(err)
+		}
+	}
+}
+
+// resolve resolves the configuration, prints what differs from the
+// defaults, and writes it to ARTIFACTS/config.yaml.
+func resolve(ctx context.Context, cfg config.Config, log io.Writer) (config.Config, error) {
+	cfg, err := config.Resolve(ctx, cfg, cluster.ResolveSeams(log))
+	if err != nil {
+		return cfg, err
+	}
+	config.Print(log, cfg)
+	if err := config.WriteFile(filepath.Join(cfg.Artifacts, "config.yaml"), cfg); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// validate is the static check: flags and environment, Validate, and the
+// kind configs (files only). It starts nothing and asks no engine.
+func validate(l *config.Loader) error {
+	cfg, err := config.LoadAndValidate(l, nil)
+	if err != nil {
+		return err
+	}
+	if cfg.Provider == config.ProviderKind {
+		if _, _, err := kindconfigs.Apply(cfg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// plan prints the plan; it changes nothing, and fails when the plan refuses.
+func plan(ctx context.Context, cfg config.Config, opts bringup.Options) error {
+	b, err := bringup.New(cfg, opts)
+	if err != nil {
+		return err
+	}
+	p, err := b.Plan(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Print(p.String())
+	return p.Err()
+}
+
+// up prints the plan and carries it out. The teardown of what the plan
+// creates is deferred before anything starts, so an interrupt (SIGINT,
+// SIGTERM) or a failure at any moment leaves nothing behind.
+func up(ctx context.Context, cfg config.Config, opts bringup.Options) (err error) {
+	start := time.Now()
+	b, err := bringup.New(cfg, opts)
+	if err != nil {
+		return err
+	}
+	p, err := b.Plan(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(opts.Log, p.String())
+	if err := p.Err(); err != nil {
+		return err
+	}
+	defer func() {
+		if err == nil {
+			return
+		}
+		fmt.Fprintln(opts.Log, "bring-up did not finish: removing what it created (SKIP_CLEANUP=true keeps it)")
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
+		defer cancel()
+		if terr := b.Teardown(tctx); terr != nil {
+			err = errors.Join(err, fmt.Errorf("teardown: %w", terr))
+		}
+	}()
+	m, err := b.Apply(ctx, p)
+	if m != nil && m.Timings != nil {
+		fmt.Fprintf(opts.Log, "\nphase timings:\n%s", m.Timings.Table())
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.Log, "mesh up and gated in %s\n", time.Since(start).Round(100*time.Millisecond))
+	for _, h := range m.Handles {
+		fmt.Printf("%s\tKUBECONFIG=%s kubectl --context %s\n", h.Name, h.Kubeconfig, h.Context)
+	}
+	return nil
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: mesh plan|up|down|smoke|collect|image-source|validate [-e2e.* flags] (see -h)")
+}
+
+func envBool(name string) bool {
+	v := os.Getenv(name)
+	return v == "1" || v == "true" || v == "yes"
+}
+
+func fail(err error) {
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintf(os.Stderr, "interrupted: %v\n", err)
+		os.Exit(130)
+	}
+	fmt.Fprintf(os.Stderr, "error: %v\n", err)
+	os.Exit(1)
+}

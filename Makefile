@@ -173,8 +173,22 @@ e2e-selfcheck: $(GINKGO) ## Prove a wrong expectation fails with its matrix (E2E
 	  echo "self-check FAILED: the inverted spec passed, so this verdict cannot fail"; exit 1; fi
 	@grep -q 'INVERTED (E2E_INVERT=1, must fail)' "$(ARTIFACTS)/selfcheck/run.log" || { echo "self-check FAILED: the suite failed, but not on the inverted expectation"; exit 1; }
 	@grep -q 'from \\ answered by' "$(ARTIFACTS)/selfcheck/run.log" || { echo "self-check FAILED: no matrix in the failure"; exit 1; }
+	@ev=$$(dirname "$$(ls -d "$(ARTIFACTS)"/selfcheck/*/responses-*.txt 2>/dev/null | head -1)"); \
+	for f in responses-*.txt cluster-1/agent-status.txt cluster-1/clustermesh-status.txt cluster-1/service.txt \
+	  cluster-1/endpointslices.yaml cluster-1/events.txt cluster-1/helm-values.yaml cluster-1/logs/*helloworld*.log \
+	  cluster-1/logs/*client*.log cluster-1/logs/cilium-*_cilium-agent.log; do \
+	  compgen -G "$$ev/$$f" >/dev/null || { echo "self-check FAILED: no evidence file $$f under $$ev"; exit 1; }; done; \
+	echo "self-check: the failure's evidence is in $$ev"
 	@echo "self-check passed: the inverted spec failed, and its failure prints the matrix:"
 	@grep -m1 -A12 'not reached from' "$(ARTIFACTS)/selfcheck/run.log"
+
+.PHONY: e2e-existing
+e2e-existing: validate $(MESH) ## Prove the existing-cluster path on three kind clusters a person made (bystanders unchanged, nothing of the suite's left). PROFILE=kind-lb by default.
+	scripts/existing-proof.sh
+
+.PHONY: e2e-interrupt
+e2e-interrupt: validate $(MESH) ## Prove a real SIGINT during make kind-up's Cilium install leaves no container, kubeconfig or process.
+	scripts/interrupt-proof.sh
 
 .PHONY: bench
 bench: ## Probe cost on running clusters: N curls in one exec vs one exec per curl (needs make kind-up).

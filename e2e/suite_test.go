@@ -61,6 +61,9 @@ func TestE2E(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		refuse(t, err, time.Since(start))
 	}
+	if err := oneProcessForUpgrade(cfg, ginkgoProcs()); err != nil {
+		refuse(t, err, time.Since(start))
+	}
 	if cfg.Artifacts, err = filepath.Abs(cfg.Artifacts); err != nil {
 		t.Fatal(err)
 	}
@@ -172,12 +175,15 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 })
 
 var _ = BeforeEach(func() {
+	specServices = nil
 	env.Book.Begin(CurrentSpecReport().FullText())
 })
 
 // After each spec: its matrices in the log and under ARTIFACTS/matrix, and
-// when it failed, the evidence under ARTIFACTS/<spec>/, taken now: a spec's
-// DeferCleanup (the baseline restore) runs only after this.
+// when it failed, the evidence under ARTIFACTS/<spec>/ (its own service's
+// view in every cluster), taken before the next spec of this process starts.
+// Each spec's file is named after it, so parallel processes never write the
+// same one.
 var _ = AfterEach(func(ctx SpecContext) {
 	spec := CurrentSpecReport()
 	name := verdict.Slug(spec.FullText())
@@ -200,7 +206,7 @@ var _ = AfterEach(func(ctx SpecContext) {
 	By("collecting the failure's evidence before anything is restored")
 	if err := artifacts.CollectSpec(ctx, artifacts.SpecInput{
 		Dir: filepath.Join(cfg.Artifacts, name), Handles: env.Handles, Clusters: cfg.Clusters,
-		Namespace: cfg.Namespace, Services: []string{workload.Service}, Since: spec.StartTime,
+		Namespace: cfg.Namespace, Services: evidenceServices(), Since: spec.StartTime,
 		Responses: responses, Log: GinkgoWriter,
 	}); err != nil {
 		GinkgoWriter.Printf("evidence incomplete: %v\n", err)
@@ -213,18 +219,54 @@ var _ = ReportAfterEach(func(r SpecReport) {
 	}
 })
 
-// The whole run in one picture, and a summary table.
-var _ = AfterSuite(func() {
+// The whole run in one picture, and a summary table. Every process saves
+// its book (ARTIFACTS/books/process-<n>.json); once all have, process 1
+// draws the picture from all of them, so no process overwrites another's.
+var _ = SynchronizedAfterSuite(func() {
 	if env == nil {
 		return
 	}
-	if err := verdict.SaveRun(cfg.Artifacts, env.Book.All()); err != nil {
+	if err := saveProcessBook(cfg.Artifacts, GinkgoParallelProcess(), env.Book.All()); err != nil {
+		GinkgoWriter.Println(err)
+	}
+}, func() {
+	reports, err := loadProcessBooks(cfg.Artifacts, ginkgoProcs())
+	if err != nil {
+		GinkgoWriter.Println(err)
+	}
+	if len(reports) == 0 {
+		return
+	}
+	if err := verdict.SaveRun(cfg.Artifacts, reports); err != nil {
 		GinkgoWriter.Println(err)
 	}
 })
 
-// input is what every spec function gets.
+// input is what a spec that owns no service gets (mesh health, pod IP
+// routing: they change nothing).
 func input() SpecInput { return SpecInput{Env: env} }
+
+// specServices are the services of the running spec, for its evidence.
+var specServices []string
+
+// inputFor is what the spec named spec gets: the environment probing its
+// own service (workload.ServiceFor).
+func inputFor(spec string) func() SpecInput {
+	return func() SpecInput {
+		svc := workload.ServiceFor(spec)
+		specServices = []string{svc.Name}
+		return SpecInput{Env: env.ForService(svc)}
+	}
+}
+
+// evidenceServices are the services whose view a failed spec collects: its
+// own, or the shared helloworld for specs that own none.
+func evidenceServices() []string {
+	if len(specServices) > 0 {
+		return specServices
+	}
+	return []string{workload.Service}
+}
 
 // upgradeInput adds process 1's bring-up for the upgrade specs.
 func upgradeInput() UpgradeInput { return UpgradeInput{SpecInput: input(), Mesh: setupMesh} }

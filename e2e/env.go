@@ -147,7 +147,7 @@ func (e *Env) OnlyRemote(name string) check.State { return check.OnlyRemote(name
 // reached within timeout fails the spec with the sources' last matrices.
 func (e *Env) AwaitState(ctx context.Context, st check.State, since time.Time, timeout time.Duration) []check.Switch {
 	sw, err := check.Await(ctx, check.AwaitInput{Prober: e.Prober, Clusters: e.Names(), State: st, Requests: e.Requests,
-		Since: since, Timeout: timeout, Poll: e.Intervals().Poll, Book: e.Book, Log: e.Log})
+		Since: since, Timeout: timeout, Poll: e.Intervals().ProbePause, Book: e.Book, Log: e.Log})
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	return sw
 }

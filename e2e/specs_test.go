@@ -37,7 +37,9 @@ var _ = Describe("A global service", LabelGlobal, func() {
 	})
 })
 
-var _ = Describe("Service affinity", LabelGlobal, LabelAffinity, func() {
+// The affinity specs scale backends away and back from every source: the
+// longest ones, so they start first and run side by side.
+var _ = Describe("Service affinity", SpecPriority(10), LabelGlobal, LabelAffinity, func() {
 	When(`affinity is "local"`, LabelFailover, func() {
 		AffinityLocalSpec(inputFor(workload.SpecAffinityLocal))
 	})

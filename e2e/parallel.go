@@ -37,22 +37,29 @@ func bookPath(artifacts string, process int) string {
 	return filepath.Join(booksDir(artifacts), fmt.Sprintf("process-%d.json", process))
 }
 
-// saveProcessBook writes the process's reports as a JSON array of
-// verdict.Report.WriteJSON objects. An empty book is written too, so a
-// stale file of an earlier run is never read as this run's.
-func saveProcessBook(artifacts string, process int, reports []verdict.Report) error {
+// processBook is one process's file: whether a spec of it failed (process
+// 1 collects the clusters' artifacts before teardown when any did), and its
+// reports as verdict.Report.WriteJSON objects.
+type processBook struct {
+	Failed  bool              `json:"failed"`
+	Reports []json.RawMessage `json:"reports"`
+}
+
+// saveProcessBook writes the process's book. An empty book is written too,
+// so a stale file of an earlier run is never read as this run's.
+func saveProcessBook(artifacts string, process int, failed bool, reports []verdict.Report) error {
 	if err := os.MkdirAll(booksDir(artifacts), 0o755); err != nil {
 		return fmt.Errorf("save process %d's book: %w", process, err)
 	}
-	js := []json.RawMessage{}
+	book := processBook{Failed: failed, Reports: []json.RawMessage{}}
 	for _, r := range reports {
 		var b bytes.Buffer
 		if err := r.WriteJSON(&b); err != nil {
 			return err
 		}
-		js = append(js, json.RawMessage(b.Bytes()))
+		book.Reports = append(book.Reports, json.RawMessage(b.Bytes()))
 	}
-	raw, err := json.Marshal(js)
+	raw, err := json.Marshal(book)
 	if err != nil {
 		return fmt.Errorf("save process %d's book: %w", process, err)
 	}
@@ -63,26 +70,29 @@ func saveProcessBook(artifacts string, process int, reports []verdict.Report) er
 }
 
 // loadProcessBooks reads the books of processes 1..n and returns every
-// report, ordered by start time (the order they ran in, across processes).
-// A missing book (a process that crashed) is an error, but the others are
-// still returned.
-func loadProcessBooks(artifacts string, n int) ([]verdict.Report, error) {
+// report, ordered by start time (the order they ran in, across processes),
+// and whether any process had a failed spec. A missing book (a process that
+// crashed) is an error and counts as a failure, but the others are still
+// returned.
+func loadProcessBooks(artifacts string, n int) ([]verdict.Report, bool, error) {
 	var (
-		out  []verdict.Report
-		errs []error
+		out    []verdict.Report
+		errs   []error
+		failed bool
 	)
 	for p := 1; p <= max(n, 1); p++ {
 		raw, err := os.ReadFile(bookPath(artifacts, p))
+		var book processBook
+		if err == nil {
+			err = json.Unmarshal(raw, &book)
+		}
 		if err != nil {
+			failed = true
 			errs = append(errs, fmt.Errorf("load process %d's book: %w", p, err))
 			continue
 		}
-		var js []json.RawMessage
-		if err := json.Unmarshal(raw, &js); err != nil {
-			errs = append(errs, fmt.Errorf("load process %d's book: %w", p, err))
-			continue
-		}
-		for _, one := range js {
+		failed = failed || book.Failed
+		for _, one := range book.Reports {
 			r, err := verdict.ReadJSON(bytes.NewReader(one))
 			if err != nil {
 				errs = append(errs, fmt.Errorf("load process %d's book: %w", p, err))
@@ -92,5 +102,5 @@ func loadProcessBooks(artifacts string, n int) ([]verdict.Report, error) {
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Started.Before(out[j].Started) })
-	return out, errors.Join(errs...)
+	return out, failed, errors.Join(errs...)
 }

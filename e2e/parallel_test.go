@@ -22,18 +22,21 @@ func TestProcessBooksGatherEveryProcess(t *testing.T) {
 		r.SetVerdict(nil)
 		return r
 	}
-	if err := saveProcessBook(dir, 1, []verdict.Report{report("late", t0.Add(time.Minute))}); err != nil {
+	if err := saveProcessBook(dir, 1, false, []verdict.Report{report("late", t0.Add(time.Minute))}); err != nil {
 		t.Fatal(err)
 	}
-	if err := saveProcessBook(dir, 2, []verdict.Report{report("early", t0)}); err != nil {
+	if err := saveProcessBook(dir, 2, true, []verdict.Report{report("early", t0)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := saveProcessBook(dir, 3, nil); err != nil {
+	if err := saveProcessBook(dir, 3, false, nil); err != nil {
 		t.Fatal(err)
 	}
-	got, err := loadProcessBooks(dir, 3)
+	got, failed, err := loadProcessBooks(dir, 3)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !failed {
+		t.Error("process 2 had a failed spec, but the gathered books say none failed")
 	}
 	if len(got) != 2 || got[0].Spec != "early" || got[1].Spec != "late" || !got[0].Passed || got[0].Tally.Count("cluster-1", "cluster-2") != 1 {
 		t.Fatalf("gathered %+v", got)
@@ -42,9 +45,12 @@ func TestProcessBooksGatherEveryProcess(t *testing.T) {
 	if err := os.Remove(bookPath(dir, 3)); err != nil {
 		t.Fatal(err)
 	}
-	got, err = loadProcessBooks(dir, 3)
-	if err == nil || !strings.Contains(err.Error(), "process 3") || len(got) != 2 {
-		t.Fatalf("missing book: %d reports, err %v", len(got), err)
+	if err := saveProcessBook(dir, 2, false, []verdict.Report{report("early", t0)}); err != nil {
+		t.Fatal(err)
+	}
+	got, failed, err = loadProcessBooks(dir, 3)
+	if err == nil || !strings.Contains(err.Error(), "process 3") || len(got) != 2 || !failed {
+		t.Fatalf("missing book: %d reports, failed %v, err %v; want 2, a failure, and process 3 named", len(got), failed, err)
 	}
 }
 

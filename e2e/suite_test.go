@@ -221,18 +221,24 @@ var _ = ReportAfterEach(func(r SpecReport) {
 
 // The whole run in one picture, and a summary table. Every process saves
 // its book (ARTIFACTS/books/process-<n>.json); once all have, process 1
-// draws the picture from all of them, so no process overwrites another's.
+// draws the picture from all of them, so no process overwrites another's,
+// and learns whether a spec failed anywhere: its after-suite cleanups (the
+// artifacts collected before teardown) run after this, on process 1 only.
 var _ = SynchronizedAfterSuite(func() {
-	if env == nil {
-		return
+	var reports []verdict.Report
+	if env != nil {
+		reports = env.Book.All()
 	}
-	if err := saveProcessBook(cfg.Artifacts, GinkgoParallelProcess(), env.Book.All()); err != nil {
+	if err := saveProcessBook(cfg.Artifacts, GinkgoParallelProcess(), anyFailed.Load(), reports); err != nil {
 		GinkgoWriter.Println(err)
 	}
 }, func() {
-	reports, err := loadProcessBooks(cfg.Artifacts, ginkgoProcs())
+	reports, failed, err := loadProcessBooks(cfg.Artifacts, ginkgoProcs())
 	if err != nil {
 		GinkgoWriter.Println(err)
+	}
+	if failed {
+		anyFailed.Store(true)
 	}
 	if len(reports) == 0 {
 		return

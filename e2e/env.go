@@ -101,10 +101,16 @@ func (e *Env) ForService(svc workload.GlobalService) *Env {
 // Prepare puts the spec's own service (and backend, when it owns one) into
 // the state the spec starts from, in every cluster (workload.Prepare): a
 // run interrupted mid-spec left them changed, and nothing restores them
-// when a spec ends.
+// when a spec ends. When something had to change, it waits until every
+// cluster answers every source again, so the spec's own change is measured
+// from a settled datapath.
 func (e *Env) Prepare(ctx context.Context) {
-	ExpectWithOffset(1, workload.Prepare(ctx, workload.PrepareInput{Clusters: e.Clusters, Namespace: e.Config.Namespace,
-		Service: e.Service, Wait: e.Wait(e.Intervals().WorkloadReady)})).To(Succeed())
+	changed, err := workload.Prepare(ctx, workload.PrepareInput{Clusters: e.Clusters, Namespace: e.Config.Namespace,
+		Service: e.Service, Wait: e.Wait(e.Intervals().WorkloadReady)})
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	if changed {
+		e.AwaitState(ctx, e.Everyone(e.Service.Name+" back in its starting state"), time.Time{}, e.Intervals().BackendWithdraw)
+	}
 }
 
 // Names are the clusters in order.

@@ -12,6 +12,14 @@ GINKGO_LABEL_FILTER ?=
 GINKGO_FOCUS        ?=
 GINKGO_TIMEOUT      ?= 60m
 GINKGO_ARGS         ?=
+# GINKGO_PROCS parallel Ginkgo processes run the specs (each owns its
+# service, so they do not interfere). Three on a two-core machine: a spec
+# spends most of its time waiting (a change propagating through the mesh,
+# pods terminating, a state held for a while), so three processes keep the
+# cores busy without starving the three clusters' agents, whose speed the
+# specs measure; three also lets the three long affinity specs run side by
+# side. Upgrade mode needs 1 (its Serial spec must run first).
+GINKGO_PROCS        ?= 3
 # E2E_ARGS are -e2e.* flags for the suite and the mesh command, e.g.
 # E2E_ARGS='-e2e.namespace=other -e2e.intervals=mesh-ready=10m'. Ginkgo gets
 # them after the package path and "--" (flags before the path are Ginkgo's own).
@@ -29,6 +37,7 @@ MESH   := $(BIN)/mesh
 # about a second after a change, so a bad value is reported at once.
 VALIDATE := $(BIN)/validate
 GINKGO := $(BIN)/ginkgo
+BENCHSUITE := $(BIN)/benchsuite
 
 .PHONY: help
 help: ## Show this help.
@@ -149,8 +158,9 @@ e2e: validate images e2e-run ## Everything from nothing: images, bring-up, specs
 e2e-run: validate $(GINKGO) ## Only the specs (bring-up and teardown included): no image build.
 	mkdir -p "$(ARTIFACTS)"
 	$(GINKGO) run --timeout=$(GINKGO_TIMEOUT) --fail-on-pending --fail-on-empty --trace -v \
+	  --procs=$(GINKGO_PROCS) \
 	  --poll-progress-after=5m --poll-progress-interval=1m \
-	  --junit-report=junit.xml --output-dir="$(ARTIFACTS)" \
+	  --junit-report=junit.xml --json-report=report.json --output-dir="$(ARTIFACTS)" \
 	  $(if $(GINKGO_LABEL_FILTER),--label-filter='$(GINKGO_LABEL_FILTER)') \
 	  $(if $(GINKGO_FOCUS),--focus='$(GINKGO_FOCUS)') \
 	  $(GINKGO_ARGS) ./e2e $(if $(E2E_ARGS),-- $(E2E_ARGS))
@@ -161,13 +171,13 @@ e2e-upgrade: images ## Upgrade mode: Cilium UPGRADE_FROM (default 1.19.7) first,
 	if [ "$$($(MESH) image-source $(E2E_ARGS))" != upstream ]; then \
 	  CILIUM_VERSION=$$from scripts/cilium-images.sh && CILIUM_VERSION=$$from scripts/cilium-preload.sh >/dev/null; \
 	fi; \
-	UPGRADE_FROM=$$from $(MAKE) --no-print-directory e2e-run
+	UPGRADE_FROM=$$from $(MAKE) --no-print-directory e2e-run GINKGO_PROCS=1
 
 .PHONY: e2e-selfcheck
 e2e-selfcheck: $(GINKGO) ## Prove a wrong expectation fails with its matrix (E2E_INVERT=1 on running clusters; make kind-up first).
 	@mkdir -p "$(ARTIFACTS)/selfcheck"
 	@echo "self-check: running the global spec with its expectation inverted (log: $(ARTIFACTS)/selfcheck/run.log)"
-	@if E2E_INVERT=1 USE_EXISTING_CLUSTERS=true SKIP_CLEANUP=true $(MAKE) --no-print-directory e2e-run \
+	@if E2E_INVERT=1 USE_EXISTING_CLUSTERS=true SKIP_CLEANUP=true $(MAKE) --no-print-directory e2e-run GINKGO_PROCS=1 \
 	    GINKGO_LABEL_FILTER='global && !shared && !affinity && !runtime' ARTIFACTS="$(ARTIFACTS)/selfcheck" \
 	    >"$(ARTIFACTS)/selfcheck/run.log" 2>&1; then \
 	  echo "self-check FAILED: the inverted spec passed, so this verdict cannot fail"; exit 1; fi
@@ -190,6 +200,24 @@ e2e-existing: validate $(MESH) ## Prove the existing-cluster path on three kind 
 e2e-interrupt: validate $(MESH) ## Prove a real SIGINT during make kind-up's Cilium install leaves no container, kubeconfig or process.
 	scripts/interrupt-proof.sh
 
+# The same specs twice on one running mesh: the serial run first, then the
+# parallel one (each spec prepares its own objects, so the second run needs
+# nothing restored). The spec phase is read from each run's Ginkgo JSON report.
+BENCH_SUITE_FILTER ?= !upgrade
+.PHONY: bench-suite
+bench-suite: validate $(GINKGO) $(BENCHSUITE) ## Spec phase serial (--procs=1) vs parallel (GINKGO_PROCS) on running clusters (make kind-up first), and their ratio.
+	@mkdir -p "$(ARTIFACTS)/bench-suite"
+	@for mode in serial parallel; do \
+	  procs=1; if [ "$$mode" = parallel ]; then procs=$(GINKGO_PROCS); fi; \
+	  echo "bench-suite: $$mode run, $$procs process(es) (log: $(ARTIFACTS)/bench-suite/$$mode/run.log)"; \
+	  mkdir -p "$(ARTIFACTS)/bench-suite/$$mode"; \
+	  USE_EXISTING_CLUSTERS=true SKIP_CLEANUP=true $(MAKE) --no-print-directory e2e-run GINKGO_PROCS=$$procs \
+	    GINKGO_LABEL_FILTER='$(BENCH_SUITE_FILTER)' ARTIFACTS="$(ARTIFACTS)/bench-suite/$$mode" \
+	    >"$(ARTIFACTS)/bench-suite/$$mode/run.log" 2>&1 || echo "bench-suite: the $$mode run failed (its times are still shown)"; \
+	done
+	@$(BENCHSUITE) -procs $(GINKGO_PROCS) "$(ARTIFACTS)/bench-suite/serial/report.json" "$(ARTIFACTS)/bench-suite/parallel/report.json" \
+	  | tee "$(ARTIFACTS)/bench-suite/summary.txt"
+
 .PHONY: bench
 bench: ## Probe cost on running clusters: N curls in one exec vs one exec per curl (needs make kind-up).
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./fixtures/probe
@@ -202,3 +230,5 @@ $(GINKGO): go.mod go.sum
 	$(GO) build -o $@ github.com/onsi/ginkgo/v2/ginkgo
 $(VALIDATE): $(GO_FILES)
 	$(GO) build -o $@ ./cmd/validate
+$(BENCHSUITE): $(GO_FILES)
+	$(GO) build -o $@ ./cmd/benchsuite

@@ -15,11 +15,11 @@ import (
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/workload"
 )
 
-// setAffinityAll writes the affinity annotation on every cluster's service
-// ("" removes it) and returns when the last write returned.
+// setAffinityAll writes the affinity annotation on the spec's service in
+// every cluster ("" removes it) and returns when the last write returned.
 func (e *Env) setAffinityAll(ctx context.Context, value string) time.Time {
 	for _, c := range e.Clusters {
-		Expect(workload.SetAffinity(ctx, c, e.Config.Namespace, value)).To(Succeed())
+		Expect(workload.SetAffinity(ctx, c, e.Config.Namespace, e.Service.Name, value)).To(Succeed())
 	}
 	return time.Now()
 }
@@ -32,7 +32,7 @@ func (e *Env) timing(source, name string, d time.Duration) {
 	AddReportEntry("["+source+"] "+name, d.Round(time.Millisecond).String())
 }
 
-// scaleDown sets the app's replicas to 0 in clusters and returns the
+// scaleDown sets the spec's backend's replicas to 0 in clusters and returns the
 // withdrawal under way (check.ScaleDown): its Changed time, and Gone.
 func (e *Env) scaleDown(ctx context.Context, clusters []string) *check.Withdrawal {
 	w, err := check.ScaleDown(ctx, e.scaleInput(clusters, e.Intervals().BackendWithdraw))
@@ -40,7 +40,7 @@ func (e *Env) scaleDown(ctx context.Context, clusters []string) *check.Withdrawa
 	return w
 }
 
-// scaleUp brings the app back to one replica in clusters and returns when
+// scaleUp brings the spec's backend back to one replica in clusters and returns when
 // the last pod is Ready.
 func (e *Env) scaleUp(ctx context.Context, clusters []string) time.Time {
 	ready, err := check.ScaleUp(ctx, e.scaleInput(clusters, e.Intervals().WorkloadReady))
@@ -49,7 +49,7 @@ func (e *Env) scaleUp(ctx context.Context, clusters []string) time.Time {
 }
 
 func (e *Env) scaleInput(clusters []string, timeout time.Duration) check.ScaleInput {
-	in := check.ScaleInput{Namespace: e.Config.Namespace, Timeout: timeout, Poll: e.Intervals().Poll}
+	in := check.ScaleInput{Namespace: e.Config.Namespace, Backend: e.Service.Backend, Timeout: timeout, Poll: e.Intervals().Poll}
 	for _, c := range clusters {
 		in.Clusters = append(in.Clusters, e.Cluster(c))
 	}
@@ -62,7 +62,8 @@ func AffinityLocalSpec(input func() SpecInput) {
 	It("answers only locally, fails over to the remote clusters while the local backends are gone, and comes back", func(ctx SpecContext) {
 		e := input().Env
 		iv := e.Intervals()
-		DeferCleanup(e.RestoreBaseline)
+		By("putting the spec's service " + e.Service.Name + " and its backend into their starting state")
+		e.Prepare(ctx)
 
 		By("affinity=local on every cluster")
 		changed := e.setAffinityAll(ctx, workload.AffinityLocal)
@@ -93,7 +94,8 @@ func AffinityRemoteSpec(input func() SpecInput) {
 	It("answers only remotely, falls back to local while the remote backends are gone, and comes back", func(ctx SpecContext) {
 		e := input().Env
 		iv := e.Intervals()
-		DeferCleanup(e.RestoreBaseline)
+		By("putting the spec's service " + e.Service.Name + " and its backend into their starting state")
+		e.Prepare(ctx)
 
 		By("affinity=remote on every cluster")
 		changed := e.setAffinityAll(ctx, workload.AffinityRemote)
@@ -112,7 +114,7 @@ func AffinityRemoteSpec(input func() SpecInput) {
 				// The agents of src list only their own cluster's backends
 				// once the remote pods are gone.
 				agentsErr = kube.Poll(ctx, iv.BackendWithdraw, iv.Poll, func(ctx context.Context) error {
-					return e.Agents.BackendsFrom(ctx, src, e.Config.Namespace, workload.Service, []string{src})
+					return e.Agents.BackendsFrom(ctx, src, e.Config.Namespace, e.Service.Name, []string{src})
 				})
 				agentsAt = time.Now()
 			})
@@ -140,7 +142,8 @@ func AffinityNoneSpec(input func() SpecInput) {
 		e := input().Env
 		iv := e.Intervals()
 		ns := e.Config.Namespace
-		DeferCleanup(e.RestoreBaseline)
+		By("putting the spec's service " + e.Service.Name + " and its backend into their starting state")
+		e.Prepare(ctx)
 
 		By("no affinity annotation: every cluster answers")
 		e.AwaitState(ctx, e.Everyone("no affinity: every cluster answers"), time.Time{}, iv.AnnotationSwitch)
@@ -156,11 +159,11 @@ func AffinityNoneSpec(input func() SpecInput) {
 			Expect(err).NotTo(HaveOccurred())
 
 			By("[" + src + "] removing the annotation while the local backends are gone: the same")
-			Expect(workload.SetAffinity(ctx, e.Cluster(src), ns, "")).To(Succeed())
+			Expect(workload.SetAffinity(ctx, e.Cluster(src), ns, e.Service.Name, "")).To(Succeed())
 			e.AwaitState(ctx, check.From("no affinity, "+src+" has no backend: remote answers", src, e.Others(src)...), time.Time{}, iv.AnnotationSwitch)
 
 			By("[" + src + "] back to \"none\" and the local backends restored")
-			Expect(workload.SetAffinity(ctx, e.Cluster(src), ns, workload.AffinityNone)).To(Succeed())
+			Expect(workload.SetAffinity(ctx, e.Cluster(src), ns, e.Service.Name, workload.AffinityNone)).To(Succeed())
 			ready := e.scaleUp(ctx, []string{src})
 			e.AwaitState(ctx, check.From(`affinity "none", `+src+" restored: every cluster answers", src, e.Names()...), ready, iv.AnnotationSwitch)
 		}

@@ -41,10 +41,13 @@ type Env struct {
 	Config   config.Config
 	Handles  []cluster.Handle
 	Clusters []workload.Cluster
-	// Clients are the client pods, by cluster name; Prober probes the
-	// global service from them.
+	// Clients are the client pods, by cluster name; Prober probes Service
+	// from them.
 	Clients map[string]probe.Client
 	Prober  check.Prober
+	// Service is the global service the spec owns (ForService); NewEnv's
+	// is the shared helloworld service the upgrade probes.
+	Service workload.GlobalService
 	Known   probe.Known
 	Agents  *check.Agents
 	// Requests is the batch size of one check from one source.
@@ -81,9 +84,33 @@ func NewEnv(ctx context.Context, cfg config.Config, handles []cluster.Handle, lo
 		}
 		e.Clients[h.Name] = probe.Client{Cluster: h.Name, Namespace: cfg.Namespace, Pod: pod, Exec: ex}
 	}
-	e.Prober = check.Service{Clients: e.Clients, URL: probe.ServiceURL(workload.Service, cfg.Namespace),
-		Timeout: cfg.Intervals.Request, Known: e.Known}
-	return e, nil
+	return e.ForService(workload.ServiceFor(workload.SpecUpgrade)), nil
+}
+
+// ForService is the environment of a spec that owns svc: the same clusters,
+// clients and book, probing svc. Specs in one process run one at a time,
+// so they share the book.
+func (e *Env) ForService(svc workload.GlobalService) *Env {
+	c := *e
+	c.Service = svc
+	c.Prober = check.Service{Clients: e.Clients, URL: probe.ServiceURL(svc.Name, e.Config.Namespace),
+		Timeout: e.Config.Intervals.Request, Known: e.Known}
+	return &c
+}
+
+// Prepare puts the spec's own service (and backend, when it owns one) into
+// the state the spec starts from, in every cluster (workload.Prepare): a
+// run interrupted mid-spec left them changed, and nothing restores them
+// when a spec ends. When something had to change, it waits until every
+// cluster answers every source again, so the spec's own change is measured
+// from a settled datapath.
+func (e *Env) Prepare(ctx context.Context) {
+	changed, err := workload.Prepare(ctx, workload.PrepareInput{Clusters: e.Clusters, Namespace: e.Config.Namespace,
+		Service: e.Service, Wait: e.Wait(e.Intervals().WorkloadReady)})
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	if changed {
+		e.AwaitState(ctx, e.Everyone(e.Service.Name+" back in its starting state"), time.Time{}, e.Intervals().BackendWithdraw)
+	}
 }
 
 // Names are the clusters in order.
@@ -126,7 +153,7 @@ func (e *Env) OnlyRemote(name string) check.State { return check.OnlyRemote(name
 // reached within timeout fails the spec with the sources' last matrices.
 func (e *Env) AwaitState(ctx context.Context, st check.State, since time.Time, timeout time.Duration) []check.Switch {
 	sw, err := check.Await(ctx, check.AwaitInput{Prober: e.Prober, Clusters: e.Names(), State: st, Requests: e.Requests,
-		Since: since, Timeout: timeout, Poll: e.Intervals().Poll, Book: e.Book, Log: e.Log})
+		Since: since, Timeout: timeout, Poll: e.Intervals().ProbePause, Book: e.Book, Log: e.Log})
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	return sw
 }

@@ -19,8 +19,9 @@ func RuntimeChangesSpec(input func() SpecInput) {
 	It("takes every annotation change at run time, each measured from every cluster", func(ctx SpecContext) {
 		e := input().Env
 		iv := e.Intervals()
-		ns := e.Config.Namespace
-		DeferCleanup(e.RestoreBaseline)
+		ns, svc := e.Config.Namespace, e.Service.Name
+		By("putting the spec's service " + svc + " into its starting state")
+		e.Prepare(ctx)
 
 		steps := []struct {
 			name   string
@@ -28,19 +29,19 @@ func RuntimeChangesSpec(input func() SpecInput) {
 			state  check.State
 		}{
 			{"affinity none -> local", func(ctx context.Context, c workload.Cluster) error {
-				return workload.SetAffinity(ctx, c, ns, workload.AffinityLocal)
+				return workload.SetAffinity(ctx, c, ns, svc, workload.AffinityLocal)
 			}, e.OnlyLocal("runtime: affinity local")},
 			{"affinity local -> remote", func(ctx context.Context, c workload.Cluster) error {
-				return workload.SetAffinity(ctx, c, ns, workload.AffinityRemote)
+				return workload.SetAffinity(ctx, c, ns, svc, workload.AffinityRemote)
 			}, e.OnlyRemote("runtime: affinity remote")},
 			{"affinity annotation removed", func(ctx context.Context, c workload.Cluster) error {
-				return workload.SetAffinity(ctx, c, ns, "")
+				return workload.SetAffinity(ctx, c, ns, svc, "")
 			}, e.Everyone("runtime: affinity removed, every cluster answers")},
 			{"global annotation removed", func(ctx context.Context, c workload.Cluster) error {
-				return workload.SetGlobal(ctx, c, ns, "")
+				return workload.SetGlobal(ctx, c, ns, svc, "")
 			}, e.OnlyLocal("runtime: global removed, the service is local only")},
 			{"global annotation back", func(ctx context.Context, c workload.Cluster) error {
-				return workload.SetGlobal(ctx, c, ns, "true")
+				return workload.SetGlobal(ctx, c, ns, svc, "true")
 			}, e.Everyone("runtime: global again, every cluster answers")},
 		}
 

@@ -63,6 +63,9 @@ func TestE2E(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		refuse(t, err, time.Since(start))
 	}
+	if err := oneProcessForUpgrade(cfg, ginkgoProcs()); err != nil {
+		refuse(t, err, time.Since(start))
+	}
 	RunSpecs(t, "ClusterMesh conformance")
 }
 
@@ -195,6 +198,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 })
 
 var _ = BeforeEach(func() {
+	specServices = nil
 	env.Book.Begin(CurrentSpecReport().FullText())
 	// Registered here, it runs after the spec's own cleanups (last in,
 	// first out), so it also sees the reports they make, such as the
@@ -235,7 +239,7 @@ var _ = AfterEach(func(ctx SpecContext) {
 	By("collecting the failure's evidence before anything is cleaned up")
 	if err := artifacts.CollectSpec(ctx, artifacts.SpecInput{
 		Dir: filepath.Join(cfg.Artifacts, verdict.Slug(spec.FullText())), Handles: env.Handles, Clusters: cfg.Clusters,
-		Namespace: cfg.Namespace, Services: []string{workload.Service}, Since: spec.StartTime,
+		Namespace: cfg.Namespace, Services: evidenceServices(), Since: spec.StartTime,
 		Responses: responses, Log: GinkgoWriter,
 	}); err != nil {
 		GinkgoWriter.Printf("evidence incomplete: %v\n", err)
@@ -244,6 +248,23 @@ var _ = AfterEach(func(ctx SpecContext) {
 
 var _ = ReportAfterEach(func(r SpecReport) {
 	if r.Failed() {
+		anyFailed.Store(true)
+	}
+})
+
+// Process 1 tears down after every process is done; before that it must
+// know whether a spec failed in any of them (then it collects the clusters'
+// artifacts first).
+var _ = SynchronizedAfterSuite(func() {
+	if err := saveProcessStatus(cfg.Artifacts, GinkgoParallelProcess(), anyFailed.Load()); err != nil {
+		GinkgoWriter.Println(err)
+	}
+}, func() {
+	failed, err := anyProcessFailed(cfg.Artifacts, ginkgoProcs())
+	if err != nil {
+		GinkgoWriter.Println(err)
+	}
+	if failed {
 		anyFailed.Store(true)
 	}
 })
@@ -270,8 +291,34 @@ var _ = ReportAfterSuite("run summary and report", func(r Report) {
 	}
 })
 
-// input is what every spec function gets.
-func input() SpecInput { return SpecInput{Env: env} }
+// input is what a spec that owns no service gets (mesh health, pod IP
+// routing: they change nothing).
+func input() SpecInput {
+	specServices = nil
+	return SpecInput{Env: env}
+}
+
+// specServices are the services of the running spec, for its evidence.
+var specServices []string
+
+// inputFor is what the spec named spec gets: the environment probing its
+// own service (workload.ServiceFor).
+func inputFor(spec string) func() SpecInput {
+	return func() SpecInput {
+		svc := workload.ServiceFor(spec)
+		specServices = []string{svc.Name}
+		return SpecInput{Env: env.ForService(svc)}
+	}
+}
+
+// evidenceServices are the services whose view a failed spec collects: its
+// own, or the shared helloworld for specs that own none.
+func evidenceServices() []string {
+	if len(specServices) > 0 {
+		return specServices
+	}
+	return []string{workload.Service}
+}
 
 // upgradeInput adds process 1's bring-up for the upgrade specs.
 func upgradeInput() UpgradeInput { return UpgradeInput{SpecInput: input(), Mesh: setupMesh} }

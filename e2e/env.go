@@ -1,17 +1,24 @@
 // Package e2e is the ClusterMesh conformance suite: Ginkgo specs that ask,
-// from a client in every cluster, which cluster answered a global service,
-// and judge it with the verdict package. Specs are functions taking an input
-// struct (this package's non-test files); the *_test.go files wrap them in
-// Describe containers with labels.
+// from a client in every cluster, which cluster answered a global service.
+// The checks themselves are fixtures/check's (states awaited and held, the
+// agents' views) and fixtures/verdict's (reports); this package holds the
+// spec bodies, the suite's setup and the Gomega wiring that turns their
+// errors into failures. Specs are functions taking an input struct (this
+// package's non-test files); the *_test.go files wrap them in Describe
+// containers with labels.
 package e2e
 
 import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/check"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/cluster"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/config"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/kube"
@@ -34,17 +41,22 @@ type Env struct {
 	Config   config.Config
 	Handles  []cluster.Handle
 	Clusters []workload.Cluster
-	// Clients are the client pods, by cluster name.
+	// Clients are the client pods, by cluster name; Prober probes Service
+	// from them.
 	Clients map[string]probe.Client
+	Prober  check.Prober
+	// Service is the global service the spec owns (ForService); NewEnv's
+	// is the shared helloworld service the upgrade probes.
+	Service workload.GlobalService
 	Known   probe.Known
-	Agents  *Agents
+	Agents  *check.Agents
 	// Requests is the batch size of one check from one source.
 	Requests int
 	// Invert flips one expectation (E2E_INVERT=1) to show that a spec fails
 	// with a readable matrix.
 	Invert bool
 	Log    io.Writer
-	Book   *ReportBook
+	Book   *verdict.Book
 }
 
 // NewEnv builds the environment from handles of clusters whose workload is
@@ -56,15 +68,15 @@ func NewEnv(ctx context.Context, cfg config.Config, handles []cluster.Handle, lo
 		Clients: map[string]probe.Client{},
 		Known:   probe.KnownClusters(cfg.Clusters),
 		Log:     log,
-		Book:    &ReportBook{},
-		Agents:  &Agents{Clusters: cfg.Clusters, Handles: map[string]cluster.Handle{}, Exec: map[string]kube.Execer{}},
+		Book:    &verdict.Book{},
+		Agents:  &check.Agents{Clusters: cfg.Clusters, Client: map[string]kubernetes.Interface{}, Exec: map[string]kube.Execer{}},
 	}
 	e.Requests = max(MinRequests, verdict.RequestsFor(MissBound, len(handles)))
 	for _, h := range handles {
 		c := workload.Cluster{Name: h.Name, ID: h.ID, Client: h.Client}
 		e.Clusters = append(e.Clusters, c)
 		ex := kube.NewExecer(h.REST)
-		e.Agents.Handles[h.Name] = h
+		e.Agents.Client[h.Name] = h.Client
 		e.Agents.Exec[h.Name] = ex
 		pod, err := workload.ClientPod(ctx, c, cfg.Namespace)
 		if err != nil {
@@ -72,7 +84,33 @@ func NewEnv(ctx context.Context, cfg config.Config, handles []cluster.Handle, lo
 		}
 		e.Clients[h.Name] = probe.Client{Cluster: h.Name, Namespace: cfg.Namespace, Pod: pod, Exec: ex}
 	}
-	return e, nil
+	return e.ForService(workload.ServiceFor(workload.SpecUpgrade)), nil
+}
+
+// ForService is the environment of a spec that owns svc: the same clusters,
+// clients and book, probing svc. Specs in one process run one at a time,
+// so they share the book.
+func (e *Env) ForService(svc workload.GlobalService) *Env {
+	c := *e
+	c.Service = svc
+	c.Prober = check.Service{Clients: e.Clients, URL: probe.ServiceURL(svc.Name, e.Config.Namespace),
+		Timeout: e.Config.Intervals.Request, Known: e.Known}
+	return &c
+}
+
+// Prepare puts the spec's own service (and backend, when it owns one) into
+// the state the spec starts from, in every cluster (workload.Prepare): a
+// run interrupted mid-spec left them changed, and nothing restores them
+// when a spec ends. When something had to change, it waits until every
+// cluster answers every source again, so the spec's own change is measured
+// from a settled datapath.
+func (e *Env) Prepare(ctx context.Context) {
+	changed, err := workload.Prepare(ctx, workload.PrepareInput{Clusters: e.Clusters, Namespace: e.Config.Namespace,
+		Service: e.Service, Wait: e.Wait(e.Intervals().WorkloadReady)})
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	if changed {
+		e.AwaitState(ctx, e.Everyone(e.Service.Name+" back in its starting state"), time.Time{}, e.Intervals().BackendWithdraw)
+	}
 }
 
 // Names are the clusters in order.
@@ -85,9 +123,7 @@ func (e *Env) Names() []string {
 }
 
 // Others are every cluster but name.
-func (e *Env) Others(name string) []string {
-	return slices.DeleteFunc(e.Names(), func(n string) bool { return n == name })
-}
+func (e *Env) Others(name string) []string { return check.Others(e.Names(), name) }
 
 // Cluster returns the workload view of a cluster.
 func (e *Env) Cluster(name string) workload.Cluster {
@@ -107,12 +143,26 @@ func (e *Env) Wait(d time.Duration) workload.Wait {
 // Intervals is the run's interval table.
 func (e *Env) Intervals() config.Intervals { return e.Config.Intervals }
 
-// Batch runs one batch from source to the helloworld service.
-func (e *Env) Batch(ctx context.Context, source string, n int) (probe.Batch, error) {
-	return probe.Run(ctx, probe.RunInput{
-		Client: e.Clients[source], URL: probe.ServiceURL(workload.Service, e.Config.Namespace),
-		Requests: n, Timeout: e.Config.Intervals.Request, Known: e.Known,
-	})
+// The states every spec names, over the run's clusters.
+func (e *Env) Everyone(name string) check.State   { return check.Everyone(name, e.Names()) }
+func (e *Env) OnlyLocal(name string) check.State  { return check.OnlyLocal(name, e.Names()) }
+func (e *Env) OnlyRemote(name string) check.State { return check.OnlyRemote(name, e.Names()) }
+
+// AwaitState is check.Await from every source of st, in the run's book;
+// since is the moment of the change (zero: nothing to time). A state not
+// reached within timeout fails the spec with the sources' last matrices.
+func (e *Env) AwaitState(ctx context.Context, st check.State, since time.Time, timeout time.Duration) []check.Switch {
+	sw, err := check.Await(ctx, check.AwaitInput{Prober: e.Prober, Clusters: e.Names(), State: st, Requests: e.Requests,
+		Since: since, Timeout: timeout, Poll: e.Intervals().ProbePause, Book: e.Book, Log: e.Log})
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	return sw
+}
+
+// HoldState is check.Hold: st must hold for d, with at least minRequests
+// requests per source.
+func (e *Env) HoldState(ctx context.Context, st check.State, d time.Duration, minRequests int) {
+	ExpectWithOffset(1, check.Hold(ctx, check.HoldInput{Prober: e.Prober, Clusters: e.Names(), State: st, Requests: e.Requests,
+		For: d, Poll: e.Intervals().Poll, MinRequests: minRequests, Book: e.Book})).To(Succeed())
 }
 
 // Logf writes a line prefixed with the cluster, like the fixtures do.

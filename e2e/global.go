@@ -6,6 +6,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/check"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/workload"
 )
 
@@ -20,6 +21,8 @@ const HoldRequests = 120
 func GlobalServiceSpec(input func() SpecInput) {
 	It("is answered by every cluster, from every cluster", func(ctx SpecContext) {
 		e := input().Env
+		By("putting the spec's service " + e.Service.Name + " into its starting state")
+		e.Prepare(ctx)
 		st := e.Everyone("global: every cluster answers every source")
 		if e.Invert {
 			// The self-check: a deliberately wrong expectation that must fail
@@ -38,37 +41,19 @@ func GlobalServiceSpec(input func() SpecInput) {
 	})
 }
 
-// RestoreBaseline puts every cluster's service back to global without
-// shared/affinity annotations and the app back to one replica. Specs defer
-// it so the next one starts from the baseline.
-func (e *Env) RestoreBaseline(ctx SpecContext) {
-	for _, c := range e.Clusters {
-		Expect(workload.ResetService(ctx, c, e.Config.Namespace)).To(Succeed())
-	}
-	for _, c := range e.Clusters {
-		Expect(workload.SetReplicas(ctx, c, e.Config.Namespace, workload.App, 1)).To(Succeed())
-	}
-	for _, c := range e.Clusters {
-		Expect(workload.WaitAvailable(ctx, workload.WaitAvailableInput{Cluster: c, Namespace: e.Config.Namespace,
-			Deployment: workload.App, Wait: e.Wait(e.Intervals().WorkloadReady)})).To(Succeed())
-	}
-	// Every source back to all three, so the next spec's changes are
-	// measured from a known state.
-	e.AwaitState(ctx, e.Everyone("baseline restored"), time.Time{}, e.Intervals().BackendWithdraw)
-}
-
 // SharedSpec: cluster-1 stops sharing its backends.
 func SharedSpec(input func() SpecInput) {
 	It("is never answered by the first cluster from the others once it stops sharing, and its own client still gets every cluster", func(ctx SpecContext) {
 		e := input().Env
 		iv := e.Intervals()
 		first := e.Names()[0]
-		DeferCleanup(e.RestoreBaseline)
+		By("putting the spec's service " + e.Service.Name + " into its starting state")
+		e.Prepare(ctx)
 
 		By("[" + first + "] annotating the service shared=false")
-		Expect(workload.SetShared(ctx, e.Cluster(first), e.Config.Namespace, "false")).To(Succeed())
+		Expect(workload.SetShared(ctx, e.Cluster(first), e.Config.Namespace, e.Service.Name, "false")).To(Succeed())
 		changed := time.Now()
-		st := State{Name: first + " not shared", Expect: map[string][]string{first: e.Names()}}
+		st := check.State{Name: first + " not shared", Expect: map[string][]string{first: e.Names()}}
 		for _, o := range e.Others(first) {
 			st.Expect[o] = e.Others(first)
 		}
@@ -87,13 +72,14 @@ func CombinedSpec(input func() SpecInput) {
 		iv := e.Intervals()
 		names := e.Names()
 		first, second, third := names[0], names[1], names[2]
-		DeferCleanup(e.RestoreBaseline)
+		By("putting the spec's service " + e.Service.Name + " into its starting state")
+		e.Prepare(ctx)
 
 		By("[" + first + "] shared=false, [" + second + "] affinity=remote")
-		Expect(workload.SetShared(ctx, e.Cluster(first), e.Config.Namespace, "false")).To(Succeed())
-		Expect(workload.SetAffinity(ctx, e.Cluster(second), e.Config.Namespace, workload.AffinityRemote)).To(Succeed())
+		Expect(workload.SetShared(ctx, e.Cluster(first), e.Config.Namespace, e.Service.Name, "false")).To(Succeed())
+		Expect(workload.SetAffinity(ctx, e.Cluster(second), e.Config.Namespace, e.Service.Name, workload.AffinityRemote)).To(Succeed())
 		changed := time.Now()
-		st := State{Name: first + " not shared, " + second + " affinity remote", Expect: map[string][]string{
+		st := check.State{Name: first + " not shared, " + second + " affinity remote", Expect: map[string][]string{
 			first:  names,
 			second: {third},
 			third:  {second, third},

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -22,22 +21,9 @@ func MeshHealthSpec(input func() SpecInput) {
 		e := input().Env
 		iv := e.Intervals()
 		r := e.Book.New("remote clusters connected", e.Names()...)
-		var lines []string
 		for _, name := range e.Names() {
 			By(fmt.Sprintf("[%s] asking every agent for its remote clusters", name))
-			Eventually(ctx, func(ctx context.Context) error {
-				seen, err := e.Agents.MeshConnected(ctx, name)
-				lines = lines[:0:0]
-				for pod, remotes := range seen {
-					for _, rc := range remotes {
-						lines = append(lines, fmt.Sprintf("[%s] %s: %s connected=%t ready=%t", name, pod, rc.Name, rc.Connected, rc.Ready))
-					}
-				}
-				return err
-			}).WithTimeout(iv.MeshReady).WithPolling(iv.Poll).Should(Succeed())
-			for _, l := range lines {
-				fmt.Fprintln(GinkgoWriter, l)
-			}
+			Expect(e.Agents.AwaitMeshConnected(ctx, name, iv.MeshReady, iv.Poll, GinkgoWriter)).To(Succeed())
 			// The matrix of this spec counts connections, not requests:
 			// one per remote cluster an agent of name sees connected.
 			for _, other := range e.Others(name) {

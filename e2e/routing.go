@@ -1,16 +1,12 @@
 package e2e
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/probe"
-	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/verdict"
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/check"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/workload"
 )
 
@@ -24,39 +20,14 @@ func PodIPRoutingSpec(input func() SpecInput) {
 		e := input().Env
 		iv := e.Intervals()
 		r := e.Book.New("pod IP routing", e.Names()...)
-		port := workload.ParamsFor(e.Config)(e.Clusters[0]).ContainerPort
+		pods := check.AppPods{Clusters: e.Clusters, Namespace: e.Config.Namespace, Clients: e.Clients, Timeout: iv.Request, Known: e.Known,
+			Port: workload.ParamsFor(e.Config)(e.Clusters[0]).ContainerPort}
+		in := check.RoutesInput{Pods: pods, Clusters: e.Names(), Requests: PodIPRequests, Timeout: iv.BackendsSynced, Poll: iv.Poll, Report: r}
 		for _, src := range e.Names() {
 			By("[" + src + "] curling the other clusters' pods by IP")
-			var t *verdict.Tally
-			Eventually(ctx, func(ctx context.Context) error {
-				t = verdict.NewTally(e.Names()...)
-				var errs []error
-				for _, dst := range e.Others(src) {
-					ips, err := workload.AppPodIPs(ctx, e.Cluster(dst), e.Config.Namespace)
-					if err != nil {
-						return err
-					}
-					for _, ip := range ips {
-						b, err := probe.Pod(ctx, probe.PodInput{Client: e.Clients[src], IP: ip, Port: port,
-							Requests: PodIPRequests, Timeout: iv.Request, Known: e.Known})
-						if err != nil {
-							errs = append(errs, err)
-						}
-						b.AddTo(t)
-						for _, res := range b.Results {
-							if res.Err == nil && res.Cluster != dst {
-								errs = append(errs, fmt.Errorf("[%s] pod %s of %s answered as %s", src, ip, dst, res.Cluster))
-							}
-						}
-					}
-				}
-				if err := errors.Join(errs...); err != nil {
-					return err
-				}
-				return Exactly(t, src, e.Others(src))
-			}).WithTimeout(iv.BackendsSynced).WithPolling(iv.Poll).Should(Succeed())
-			r.Tally.Merge(t)
+			Expect(check.RoutesFrom(ctx, in, src)).To(Succeed())
 		}
-		r.Passed, r.Duration = true, time.Since(r.Started)
+		r.SetVerdict(nil)
+		r.Duration = time.Since(r.Started)
 	})
 }

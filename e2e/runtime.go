@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/check"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/workload"
 )
 
@@ -18,28 +19,29 @@ func RuntimeChangesSpec(input func() SpecInput) {
 	It("takes every annotation change at run time, each measured from every cluster", func(ctx SpecContext) {
 		e := input().Env
 		iv := e.Intervals()
-		ns := e.Config.Namespace
-		DeferCleanup(e.RestoreBaseline)
+		ns, svc := e.Config.Namespace, e.Service.Name
+		By("putting the spec's service " + svc + " into its starting state")
+		e.Prepare(ctx)
 
 		steps := []struct {
 			name   string
 			change func(ctx context.Context, c workload.Cluster) error
-			state  State
+			state  check.State
 		}{
 			{"affinity none -> local", func(ctx context.Context, c workload.Cluster) error {
-				return workload.SetAffinity(ctx, c, ns, workload.AffinityLocal)
-			}, e.onlyLocal("runtime: affinity local")},
+				return workload.SetAffinity(ctx, c, ns, svc, workload.AffinityLocal)
+			}, e.OnlyLocal("runtime: affinity local")},
 			{"affinity local -> remote", func(ctx context.Context, c workload.Cluster) error {
-				return workload.SetAffinity(ctx, c, ns, workload.AffinityRemote)
-			}, e.onlyRemote("runtime: affinity remote")},
+				return workload.SetAffinity(ctx, c, ns, svc, workload.AffinityRemote)
+			}, e.OnlyRemote("runtime: affinity remote")},
 			{"affinity annotation removed", func(ctx context.Context, c workload.Cluster) error {
-				return workload.SetAffinity(ctx, c, ns, "")
+				return workload.SetAffinity(ctx, c, ns, svc, "")
 			}, e.Everyone("runtime: affinity removed, every cluster answers")},
 			{"global annotation removed", func(ctx context.Context, c workload.Cluster) error {
-				return workload.SetGlobal(ctx, c, ns, "")
-			}, e.onlyLocal("runtime: global removed, the service is local only")},
+				return workload.SetGlobal(ctx, c, ns, svc, "")
+			}, e.OnlyLocal("runtime: global removed, the service is local only")},
 			{"global annotation back", func(ctx context.Context, c workload.Cluster) error {
-				return workload.SetGlobal(ctx, c, ns, "true")
+				return workload.SetGlobal(ctx, c, ns, svc, "true")
 			}, e.Everyone("runtime: global again, every cluster answers")},
 		}
 

@@ -11,7 +11,6 @@ import (
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/cilium"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/cluster"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/config"
-	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/workload"
 )
 
 // Mesh is the suite's bring-up: the same plan-then-apply path as make
@@ -69,14 +68,14 @@ func (m *Mesh) Down(ctx context.Context) error {
 }
 
 // Gate waits until the datapath is ready for the specs: every agent sees
-// every other cluster, and every agent has the helloworld backends of all
-// clusters (fixtures/cilium's gates).
+// every other cluster, and every agent has the backends of all clusters for
+// every service a spec will probe (fixtures/cilium's gates, GateServices).
 func Gate(ctx context.Context, cfg config.Config, hs []cluster.Handle, log io.Writer) error {
 	in := cilium.GateInput{Handles: hs, Intervals: cfg.Intervals, Log: log}
 	if err := cilium.GateMesh(ctx, in); err != nil {
 		return err
 	}
-	return cilium.GateServiceBackends(ctx, cilium.ServiceBackendsInput{GateInput: in, Namespace: cfg.Namespace, Name: workload.Service, WantPerCluster: 1})
+	return GateServices(ctx, cfg, hs, log)
 }
 
 // Collect writes the failure artifacts of every cluster under ARTIFACTS

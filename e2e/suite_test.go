@@ -14,8 +14,11 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/format"
 
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/artifacts"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/cluster"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/config"
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/junit"
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/verdict"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/workload"
 )
 
@@ -51,15 +54,40 @@ func TestE2E(t *testing.T) {
 	// error's struct after it.
 	format.UseStringerRepresentation = true
 	var err error
+	start := time.Now()
 	if cfg, err = loader.Load(os.LookupEnv); err != nil {
-		t.Fatal(err)
+		refuse(t, err, time.Since(start))
 	}
 	// Static checks only here; config.Resolve runs once, in the suite's
 	// setup (process 1), and hands its result to every process.
 	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
+		refuse(t, err, time.Since(start))
+	}
+	if err := oneProcessForUpgrade(cfg, ginkgoProcs()); err != nil {
+		refuse(t, err, time.Since(start))
 	}
 	RunSpecs(t, "ClusterMesh conformance")
+}
+
+// refuse fails the run on a configuration error before any spec ran, and
+// writes the JUnit report Ginkgo would have written, naming the error: the
+// path the ginkgo CLI gave the suite (it merges it into ARTIFACTS/junit.xml),
+// or ARTIFACTS/junit.xml when the suite runs without the CLI.
+func refuse(t *testing.T, err error, took time.Duration) {
+	t.Helper()
+	_, rc := GinkgoConfiguration()
+	path := rc.JUnitReport
+	if path == "" {
+		dir := cfg.Artifacts
+		if dir == "" {
+			dir = config.Default().Artifacts
+		}
+		path = filepath.Join(dir, junit.FileName)
+	}
+	if werr := junit.WriteFailure(path, junit.Failure{Suite: config.SuiteName, Name: "configuration", Err: err, Duration: took}); werr != nil {
+		t.Log(werr)
+	}
+	t.Fatal(err)
 }
 
 // handleRef is what process 1 hands the other processes to rebuild handles.
@@ -170,21 +198,53 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 })
 
 var _ = BeforeEach(func() {
+	specServices = nil
 	env.Book.Begin(CurrentSpecReport().FullText())
+	// Registered here, it runs after the spec's own cleanups (last in,
+	// first out), so it also sees the reports they make, such as the
+	// restored baseline.
+	DeferCleanup(saveSpecReports)
 })
 
-// After each spec: its matrices in the log and under ARTIFACTS/matrix.
-var _ = AfterEach(func() {
+// saveSpecReports puts the spec's matrices in the log and under
+// ARTIFACTS/matrix, and attaches them to the spec's Ginkgo report: the
+// end-of-run summary is written by process 1, which sees every spec's
+// report but only its own Book.
+func saveSpecReports() {
 	reports := env.Book.Current()
 	if len(reports) == 0 {
 		return
 	}
-	GinkgoWriter.Print(Text(reports))
-	name := Slug(CurrentSpecReport().FullText())
-	if err := Save(filepath.Join(cfg.Artifacts, "matrix"), name, reports); err != nil {
+	GinkgoWriter.Print(verdict.Text(reports))
+	name := verdict.Slug(CurrentSpecReport().FullText())
+	if err := verdict.Save(filepath.Join(cfg.Artifacts, "matrix"), name, reports); err != nil {
 		GinkgoWriter.Println(err)
 	}
-})
+	AddReportEntry(verdict.EntryName, verdict.NewSpecVerdicts(reports), ReportEntryVisibilityNever)
+}
+
+// When a spec failed, its evidence goes under ARTIFACTS/<spec>/, taken now:
+// the spec's own cleanups run only after the AfterEach nodes.
+var _ = AfterEach(func(ctx SpecContext) {
+	spec := CurrentSpecReport()
+	if !spec.Failed() {
+		return
+	}
+	responses := map[string]string{}
+	for _, r := range env.Book.Current() {
+		for src, raw := range r.Responses {
+			responses[src] += "### " + r.Spec + "\n" + raw + "\n"
+		}
+	}
+	By("collecting the failure's evidence before anything is cleaned up")
+	if err := artifacts.CollectSpec(ctx, artifacts.SpecInput{
+		Dir: filepath.Join(cfg.Artifacts, verdict.Slug(spec.FullText())), Handles: env.Handles, Clusters: cfg.Clusters,
+		Namespace: cfg.Namespace, Services: evidenceServices(), Since: spec.StartTime,
+		Responses: responses, Log: GinkgoWriter,
+	}); err != nil {
+		GinkgoWriter.Printf("evidence incomplete: %v\n", err)
+	}
+}, NodeTimeout(2*time.Minute))
 
 var _ = ReportAfterEach(func(r SpecReport) {
 	if r.Failed() {
@@ -192,18 +252,73 @@ var _ = ReportAfterEach(func(r SpecReport) {
 	}
 })
 
-// The whole run in one picture, and a summary table.
-var _ = AfterSuite(func() {
-	if env == nil {
-		return
-	}
-	if err := SaveRun(cfg.Artifacts, env.Book.All()); err != nil {
+// Process 1 tears down after every process is done; before that it must
+// know whether a spec failed in any of them (then it collects the clusters'
+// artifacts first).
+var _ = SynchronizedAfterSuite(func() {
+	if err := saveProcessStatus(cfg.Artifacts, GinkgoParallelProcess(), anyFailed.Load()); err != nil {
 		GinkgoWriter.Println(err)
+	}
+}, func() {
+	failed, err := anyProcessFailed(cfg.Artifacts, ginkgoProcs())
+	if err != nil {
+		GinkgoWriter.Println(err)
+	}
+	if failed {
+		anyFailed.Store(true)
 	}
 })
 
-// input is what every spec function gets.
-func input() SpecInput { return SpecInput{Env: env} }
+// The end of the run, on process 1 with every spec's report: the summary
+// table in the log, and under ARTIFACTS summary.md, report.html (a page to
+// open) and run.svg (the picture); the table also goes to the CI job's
+// step summary when $GITHUB_STEP_SUMMARY names one.
+var _ = ReportAfterSuite("run summary and report", func(r Report) {
+	run, errs := runOf(r, cfg, GinkgoLabelFilter())
+	for _, err := range errs {
+		GinkgoWriter.Println(err)
+	}
+	GinkgoWriter.Print("\n" + verdict.SummaryText(run))
+	if err := verdict.SaveRun(cfg.Artifacts, run); err != nil {
+		GinkgoWriter.Println(err)
+	} else {
+		GinkgoWriter.Printf("report: %s\n", filepath.Join(cfg.Artifacts, "report.html"))
+	}
+	if path := os.Getenv("GITHUB_STEP_SUMMARY"); path != "" {
+		if err := verdict.AppendSummary(path, run); err != nil {
+			GinkgoWriter.Println(err)
+		}
+	}
+})
+
+// input is what a spec that owns no service gets (mesh health, pod IP
+// routing: they change nothing).
+func input() SpecInput {
+	specServices = nil
+	return SpecInput{Env: env}
+}
+
+// specServices are the services of the running spec, for its evidence.
+var specServices []string
+
+// inputFor is what the spec named spec gets: the environment probing its
+// own service (workload.ServiceFor).
+func inputFor(spec string) func() SpecInput {
+	return func() SpecInput {
+		svc := workload.ServiceFor(spec)
+		specServices = []string{svc.Name}
+		return SpecInput{Env: env.ForService(svc)}
+	}
+}
+
+// evidenceServices are the services whose view a failed spec collects: its
+// own, or the shared helloworld for specs that own none.
+func evidenceServices() []string {
+	if len(specServices) > 0 {
+		return specServices
+	}
+	return []string{workload.Service}
+}
 
 // upgradeInput adds process 1's bring-up for the upgrade specs.
 func upgradeInput() UpgradeInput { return UpgradeInput{SpecInput: input(), Mesh: setupMesh} }

@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -13,6 +11,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/bringup"
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/check"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/cilium"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/cluster"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/config"
@@ -35,14 +34,13 @@ type UpgradeInput struct {
 
 // upgradeRun is the state the ordered upgrade steps share.
 type upgradeRun struct {
-	cfg      config.Config // resolved: image source decided
-	up       *bringup.Upgrade
-	bg       *probe.Background
-	began    time.Time
-	clusters []bringup.ClusterUpgrade
-	gates    map[string][2]time.Duration // cluster -> agents, mesh gate
-	rec      *probe.Record
-	judged   bool
+	cfg    config.Config // resolved: image source decided
+	up     *bringup.Upgrade
+	bg     *probe.Background
+	began  time.Time
+	steps  []check.UpgradeStep
+	rec    *probe.Record
+	judged bool
 }
 
 // UpgradeSpec upgrades the mesh from Config.UpgradeFrom to
@@ -73,7 +71,7 @@ func UpgradeSpec(input func() UpgradeInput, names []string) {
 			Skip("upgrade mode is off: set UPGRADE_FROM (-e2e.upgrade-from) to an older Cilium version, e.g. 1.19.7, to install it first and upgrade to " + c.CiliumVersion)
 		}
 		Expect(in.Mesh).NotTo(BeNil(), "the upgrade needs process 1's bring-up")
-		run = &upgradeRun{gates: map[string][2]time.Duration{}}
+		run = &upgradeRun{}
 		var err error
 		// Resolved once, at the suite's start, for reused clusters too.
 		run.cfg = in.Mesh.Config
@@ -116,7 +114,8 @@ func UpgradeSpec(input func() UpgradeInput, names []string) {
 			}
 			By(fmt.Sprintf("[%s] helm upgrade to %s and waiting for every Cilium workload to roll out", name, run.cfg.CiliumVersion))
 			res, err := run.up.Cluster(ctx, name)
-			run.clusters = append(run.clusters, res)
+			run.steps = append(run.steps, check.UpgradeStep{Cluster: name, Started: res.Started, Helm: res.Helm, Rollout: res.Rollout})
+			step := &run.steps[len(run.steps)-1]
 			Expect(err).NotTo(HaveOccurred())
 			e.Logf(name, "upgraded in %s (helm %s, rollout %s)", res.Took().Round(time.Millisecond), res.Helm.Round(time.Millisecond), res.Rollout.Round(time.Millisecond))
 
@@ -124,12 +123,12 @@ func UpgradeSpec(input func() UpgradeInput, names []string) {
 			By(fmt.Sprintf("[%s] gating on its agents, operator and ClusterMesh API server", name))
 			p := time.Now()
 			Expect(cilium.GateAgents(ctx, gate)).To(Succeed())
-			agents := time.Since(p)
+			step.AgentsGate = time.Since(p)
 			By("gating on the mesh: every agent of every cluster sees every other cluster")
 			gate.Handles = e.Handles
 			p = time.Now()
 			Expect(cilium.GateMesh(ctx, gate)).To(Succeed())
-			run.gates[name] = [2]time.Duration{agents, time.Since(p)}
+			step.MeshGate = time.Since(p)
 
 			if !last {
 				// One minor release of skew is supported in a mesh; this is
@@ -200,164 +199,19 @@ func handleOf(e *Env, name string) cluster.Handle {
 	return cluster.Handle{}
 }
 
-// saveDisruption records the requests made during the upgrade as a verdict
-// report (the matrix, with failures by kind), its timings (each cluster's
-// upgrade and gates; each source's failure window and longest run, from the
-// moment the upgrade began), the verdict against the budget; and the
-// detailed runs of failed requests under ARTIFACTS/upgrade.
+// saveDisruption records the requests made during the upgrade as a
+// verdict report judged against the outage budget, and the detailed runs of
+// failed requests under ARTIFACTS/upgrade (check.Upgrade).
 func saveDisruption(e *Env, r *upgradeRun) *verdict.Report {
 	r.judged = true
-	budget := e.Config.UpgradeOutageBudget
-	rep := e.Book.New(fmt.Sprintf("requests during the upgrade %s -> %s (outage budget %s per source)",
-		r.cfg.Start().CiliumVersion, r.cfg.CiliumVersion, budget), e.Names()...)
-	rep.Started, rep.Tally, rep.Duration = r.began, r.rec.Tally(e.Names()...), r.rec.Stopped.Sub(r.rec.Started)
-	if r.up != nil && r.up.Preload > 0 {
-		rep.Timings = append(rep.Timings, verdict.Timing{Name: "new images loaded into every node", Duration: r.up.Preload})
+	u := check.Upgrade{From: r.cfg.Start().CiliumVersion, To: r.cfg.CiliumVersion, Budget: e.Config.UpgradeOutageBudget,
+		Began: r.began, Steps: r.steps, Record: *r.rec, Clusters: e.Names()}
+	if r.up != nil {
+		u.Preload = r.up.Preload
 	}
-	for _, c := range r.clusters {
-		rep.Timings = append(rep.Timings,
-			verdict.Timing{Name: "upgrade (helm + rollout)", Source: c.Cluster, Duration: c.Took()},
-			verdict.Timing{Name: "helm upgrade", Source: c.Cluster, Duration: c.Helm},
-			verdict.Timing{Name: "rollout", Source: c.Cluster, Duration: c.Rollout})
-		if g, ok := r.gates[c.Cluster]; ok {
-			rep.Timings = append(rep.Timings,
-				verdict.Timing{Name: "agents gate after its upgrade", Source: c.Cluster, Duration: g[0]},
-				verdict.Timing{Name: "mesh gate after its upgrade", Source: c.Cluster, Duration: g[1]})
-		}
-	}
-	var over []string
-	ds := r.rec.Disruptions()
-	for _, d := range ds {
-		if d.Failed == 0 {
-			continue
-		}
-		w, l := d.Window(), d.Longest()
-		rep.Timings = append(rep.Timings,
-			verdict.Timing{Name: fmt.Sprintf("first failed request (of %d), after the upgrade began", d.Failed), Source: d.Source, Duration: w.From.Sub(r.began)},
-			verdict.Timing{Name: "last failed request, after the upgrade began", Source: d.Source, Duration: w.To.Sub(r.began)},
-			verdict.Timing{Name: fmt.Sprintf("longest run of failed requests (%d in a row)", l.Failed), Source: d.Source, Duration: l.Duration()})
-		if err := d.WithinBudget(budget); err != nil {
-			over = append(over, err.Error())
-		}
-	}
-	for src, errs := range r.rec.ExecErrors {
-		e.Logf(src, "background probe: %d batches had exec errors (not counted as failed requests), first: %v", len(errs), errs[0])
-	}
-	if len(over) > 0 {
-		rep.SetVerdict(fmt.Errorf("%s", strings.Join(over, "\n")))
-	} else {
-		rep.SetVerdict(nil)
-	}
-	if err := writeDisruption(filepath.Join(e.Config.Artifacts, "upgrade"), r, ds); err != nil {
+	rep := u.Report(e.Book, e.Log)
+	if err := u.Write(filepath.Join(e.Config.Artifacts, "upgrade")); err != nil {
 		e.Logf("", "%v", err)
 	}
 	return rep
-}
-
-// disruptionJSON is ARTIFACTS/upgrade/disruption.json.
-type disruptionJSON struct {
-	From          string        `json:"from"`
-	To            string        `json:"to"`
-	Began         time.Time     `json:"began"`
-	Ended         time.Time     `json:"ended"`
-	BudgetSeconds float64       `json:"budgetSeconds"`
-	Clusters      []clusterJSON `json:"clusters"`
-	Sources       []sourceJSON  `json:"sources"`
-}
-
-type clusterJSON struct {
-	Cluster           string    `json:"cluster"`
-	Started           time.Time `json:"started"`
-	HelmSeconds       float64   `json:"helmSeconds"`
-	RolloutSeconds    float64   `json:"rolloutSeconds"`
-	AgentsGateSeconds float64   `json:"agentsGateSeconds"`
-	MeshGateSeconds   float64   `json:"meshGateSeconds"`
-	// Requests (from every source) that ended while this cluster was
-	// upgraded and gated, and how many of them failed.
-	Requests int `json:"requests"`
-	Failed   int `json:"failed"`
-}
-
-type sourceJSON struct {
-	Source     string         `json:"source"`
-	Requests   int            `json:"requests"`
-	Failed     int            `json:"failed"`
-	ByKind     map[string]int `json:"byKind,omitempty"`
-	ExecErrors int            `json:"execErrors"`
-	Outages    []outageJSON   `json:"outages,omitempty"`
-}
-
-type outageJSON struct {
-	From            time.Time `json:"from"`
-	To              time.Time `json:"to"`
-	Failed          int       `json:"failed"`
-	DurationSeconds float64   `json:"durationSeconds"`
-}
-
-// during counts the requests of every source that ended within [from, to].
-func during(rec *probe.Record, from, to time.Time) (requests, failed int) {
-	for _, samples := range rec.Samples {
-		for _, s := range samples {
-			if s.End.Before(from) || s.End.After(to) {
-				continue
-			}
-			requests++
-			if s.Err != nil {
-				failed++
-			}
-		}
-	}
-	return requests, failed
-}
-
-func writeDisruption(dir string, r *upgradeRun, ds []probe.Disruption) error {
-	out := disruptionJSON{From: r.cfg.Start().CiliumVersion, To: r.cfg.CiliumVersion, Began: r.began.UTC(), Ended: r.rec.Stopped.UTC(),
-		BudgetSeconds: r.cfg.UpgradeOutageBudget.Seconds()}
-	var md strings.Builder
-	fmt.Fprintf(&md, "# Upgrade %s -> %s\n\nBackground probe %s .. %s (UTC); outage budget %s per source.\n\n",
-		out.From, out.To, out.Began.Format(time.TimeOnly), out.Ended.Format(time.TimeOnly), r.cfg.UpgradeOutageBudget)
-	md.WriteString("| cluster | started | helm | rollout | agents gate | mesh gate | requests meanwhile | failed |\n|---|---|---|---|---|---|---|---|\n")
-	for _, c := range r.clusters {
-		g := r.gates[c.Cluster]
-		n, failed := during(r.rec, c.Started, c.Started.Add(c.Took()+g[0]+g[1]))
-		out.Clusters = append(out.Clusters, clusterJSON{Cluster: c.Cluster, Started: c.Started.UTC(), HelmSeconds: c.Helm.Seconds(),
-			RolloutSeconds: c.Rollout.Seconds(), AgentsGateSeconds: g[0].Seconds(), MeshGateSeconds: g[1].Seconds(), Requests: n, Failed: failed})
-		fmt.Fprintf(&md, "| %s | %s | %s | %s | %s | %s | %d | %d |\n", c.Cluster, c.Started.UTC().Format(time.TimeOnly),
-			c.Helm.Round(time.Millisecond), c.Rollout.Round(time.Millisecond), g[0].Round(time.Millisecond), g[1].Round(time.Millisecond), n, failed)
-	}
-	md.WriteString("\n| source | requests | failed | by kind | exec errors | longest run | failure window (UTC) |\n|---|---|---|---|---|---|---|\n")
-	for _, d := range ds {
-		s := sourceJSON{Source: d.Source, Requests: d.Requests, Failed: d.Failed, ByKind: map[string]int{}, ExecErrors: len(r.rec.ExecErrors[d.Source])}
-		var kinds []string
-		for _, k := range probe.Kinds {
-			if n := d.ByKind[k]; n > 0 {
-				s.ByKind[string(k)] = n
-				kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
-			}
-		}
-		for _, o := range d.Outages {
-			s.Outages = append(s.Outages, outageJSON{From: o.From.UTC(), To: o.To.UTC(), Failed: o.Failed, DurationSeconds: o.Duration().Seconds()})
-		}
-		out.Sources = append(out.Sources, s)
-		window := "-"
-		if w := d.Window(); w.Failed > 0 {
-			window = w.From.UTC().Format("15:04:05.000") + " .. " + w.To.UTC().Format("15:04:05.000")
-		}
-		fmt.Fprintf(&md, "| %s | %d | %d | %s | %d | %s | %s |\n", d.Source, d.Requests, d.Failed, strings.Join(kinds, ", "),
-			s.ExecErrors, d.Longest().Duration().Round(time.Millisecond), window)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("save upgrade report: %w", err)
-	}
-	raw, err := json.MarshalIndent(out, "", "  ")
-	if err != nil {
-		return fmt.Errorf("save upgrade report: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "disruption.json"), append(raw, '\n'), 0o644); err != nil {
-		return fmt.Errorf("save upgrade report: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "disruption.md"), []byte(md.String()), 0o644); err != nil {
-		return fmt.Errorf("save upgrade report: %w", err)
-	}
-	return nil
 }

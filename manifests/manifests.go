@@ -21,6 +21,25 @@ const ManagedBy = "clustermesh-e2e"
 // ManagedByLabel is the label key carrying ManagedBy.
 const ManagedByLabel = "app.kubernetes.io/managed-by"
 
+// RunIDAnnotation records the run that created (or last updated) an object.
+// Every object here carries it; on a namespace its presence is what proves
+// the suite created the namespace (kube.CreatedNamespace).
+const RunIDAnnotation = "clustermesh-e2e.io/run-id"
+
+// SpecAnnotation names the spec that owns a backend deployment or a
+// service ("suite" for the shared ones): who may change it during a run.
+const SpecAnnotation = "clustermesh-e2e.io/spec"
+
+// Backend is one helloworld deployment; its pods carry app=<Name>.
+type Backend struct {
+	Name, Owner string
+}
+
+// Service is one global service selecting the pods of Backend.
+type Service struct {
+	Name, Backend, Owner string
+}
+
 // Files in the order they are applied: the namespace first.
 var Files = []string{"namespace.yaml", "helloworld.yaml", "client.yaml"}
 
@@ -31,6 +50,8 @@ var files embed.FS
 type Params struct {
 	Namespace   string
 	ClusterName string
+	// RunID is written to every object's RunIDAnnotation (config.RunID).
+	RunID string
 	// Title is the helloworld page title (TITLE), naming the cluster.
 	Title           string
 	HelloworldImage string
@@ -44,6 +65,10 @@ type Params struct {
 	ReadinessPath string
 	// TerminationGracePeriodSeconds bounds a helloworld pod's shutdown.
 	TerminationGracePeriodSeconds int
+	// Backends and Services are rendered one object each (the workload's
+	// list); DefaultParams has the shared helloworld pair only.
+	Backends []Backend
+	Services []Service
 }
 
 // Title is the helloworld page title of the cluster with the given ID, as the
@@ -65,6 +90,8 @@ func DefaultParams(namespace, cluster string, id int) Params {
 		ContainerPort:                 8080,
 		ReadinessPath:                 "/healthz",
 		TerminationGracePeriodSeconds: 10,
+		Backends:                      []Backend{{Name: "helloworld", Owner: "suite"}},
+		Services:                      []Service{{Name: "helloworld", Backend: "helloworld", Owner: "suite"}},
 	}
 }
 
@@ -83,6 +110,23 @@ func (p Params) validate() error {
 		return fmt.Errorf("[%s] manifests: container port %d out of range", p.ClusterName, p.ContainerPort)
 	case p.Replicas < 0:
 		return fmt.Errorf("[%s] manifests: negative replicas %d", p.ClusterName, p.Replicas)
+	}
+	backends := map[string]bool{}
+	for _, b := range p.Backends {
+		if b.Name == "" || backends[b.Name] {
+			return fmt.Errorf("[%s] manifests: backend name %q empty or repeated", p.ClusterName, b.Name)
+		}
+		backends[b.Name] = true
+	}
+	services := map[string]bool{}
+	for _, s := range p.Services {
+		switch {
+		case s.Name == "" || services[s.Name]:
+			return fmt.Errorf("[%s] manifests: service name %q empty or repeated", p.ClusterName, s.Name)
+		case !backends[s.Backend]:
+			return fmt.Errorf("[%s] manifests: service %s selects backend %q, which is not rendered", p.ClusterName, s.Name, s.Backend)
+		}
+		services[s.Name] = true
 	}
 	return nil
 }

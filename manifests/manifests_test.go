@@ -92,6 +92,7 @@ func TestObjects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			tt.params.RunID = "20261204-123456-ab12"
 			objs, err := Objects(context.Background(), tt.params)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -111,6 +112,9 @@ func TestObjects(t *testing.T) {
 			for _, o := range objs {
 				if o.GetLabels()[ManagedByLabel] == ManagedBy {
 					managed++
+				}
+				if got := o.GetAnnotations()[RunIDAnnotation]; got != tt.params.RunID {
+					t.Errorf("%T %s: %s = %q, want %q", o, o.GetName(), RunIDAnnotation, got, tt.params.RunID)
 				}
 				switch v := o.(type) {
 				case *corev1.Namespace:
@@ -152,4 +156,61 @@ func envValue(env []corev1.EnvVar, name string) string {
 		}
 	}
 	return ""
+}
+
+// Every backend and service of the list is rendered as its own object,
+// each marked, each service selecting its backend's pods.
+func TestObjectsPerListEntry(t *testing.T) {
+	p := DefaultParams("meshtest", "cluster-1", 1)
+	p.RunID = "run-3"
+	p.Backends = []Backend{{Name: "helloworld", Owner: "suite"}, {Name: "hw-affinity-local", Owner: "affinity-local"}}
+	p.Services = []Service{{Name: "helloworld", Backend: "helloworld", Owner: "suite"},
+		{Name: "hw-shared", Backend: "helloworld", Owner: "shared"},
+		{Name: "hw-affinity-local", Backend: "hw-affinity-local", Owner: "affinity-local"}}
+	objs, err := Objects(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, o := range objs {
+		if o.GetLabels()[ManagedByLabel] != ManagedBy || o.GetAnnotations()[RunIDAnnotation] != "run-3" {
+			t.Errorf("%T %s not marked: %v %v", o, o.GetName(), o.GetLabels(), o.GetAnnotations())
+		}
+		switch v := o.(type) {
+		case *appsv1.Deployment:
+			got["deployment/"+v.Name] = v.Annotations[SpecAnnotation] + " app=" + v.Spec.Template.Labels["app"]
+		case *corev1.Service:
+			got["service/"+v.Name] = v.Annotations[SpecAnnotation] + " app=" + v.Spec.Selector["app"]
+		}
+	}
+	want := map[string]string{
+		"deployment/helloworld":        "suite app=helloworld",
+		"deployment/hw-affinity-local": "affinity-local app=hw-affinity-local",
+		"deployment/client":            " app=client",
+		"service/helloworld":           "suite app=helloworld",
+		"service/hw-shared":            "shared app=helloworld",
+		"service/hw-affinity-local":    "affinity-local app=hw-affinity-local",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("objects %v, want %v", got, want)
+	}
+}
+
+func TestListValidation(t *testing.T) {
+	for name, mutate := range map[string]func(*Params){
+		"repeated backend": func(p *Params) { p.Backends = append(p.Backends, p.Backends[0]) },
+		"repeated service": func(p *Params) { p.Services = append(p.Services, p.Services[0]) },
+		"unknown backend":  func(p *Params) { p.Services[0].Backend = "nowhere" },
+	} {
+		p := DefaultParams("meshtest", "cluster-1", 1)
+		mutate(&p)
+		if _, err := Objects(context.Background(), p); err == nil || !strings.Contains(err.Error(), "[cluster-1] manifests:") {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
 }

@@ -22,6 +22,7 @@ CLIENT_IMAGE=localhost/clustermesh-e2e/client:v1
 CLIENT_PACKAGES=(curl ca-certificates tini procps)
 
 source "$REPO/scripts/cilium-app-lib.sh"
+cache_init
 export GOWORK=off GOTOOLCHAIN=local
 
 build_helloworld() {

@@ -1,5 +1,10 @@
 # Helpers shared by scripts/cilium-images.sh and scripts/app-images.sh (sourced, not run).
 
+# shellcheck source=scripts/progress-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/progress-lib.sh"
+# shellcheck source=scripts/cache-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/cache-lib.sh"
+
 log() { echo "[images] $*" >&2; }
 die() {
 	echo "[images] ERROR: $*" >&2
@@ -8,9 +13,11 @@ die() {
 
 # timed LABEL CMD... runs CMD and prints how long it took.
 timed() {
-	local label=$1 start rc=0
+	local label=$1 start rc=0 hb
 	shift
 	start=$EPOCHREALTIME
+	heartbeat_start "$label"
+	hb=$HEARTBEAT_PID
 	# A subshell outside any || list, so that set -e still stops the step at its first failure.
 	set +e
 	(
@@ -19,6 +26,7 @@ timed() {
 	)
 	rc=$?
 	set -e
+	heartbeat_stop "$hb"
 	awk -v a="$start" -v b="$EPOCHREALTIME" -v l="$label" -v f="$( ((rc)) && echo " (failed)")" \
 		'BEGIN { printf "[images] %-44s %7.1fs%s\n", l, b - a, f }' >&2
 	return $rc

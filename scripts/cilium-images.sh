@@ -37,6 +37,7 @@ HASH_LABEL=clustermesh-e2e.hash
 AGENT_PACKAGES=(clang-19 llvm-19 iproute2 iptables ipset kmod ca-certificates)
 
 source "$REPO/scripts/cilium-app-lib.sh"
+cache_init
 
 export GOWORK=off GOTOOLCHAIN=local CGO_ENABLED=0
 

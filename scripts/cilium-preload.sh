@@ -21,6 +21,7 @@ NODE_IMAGE=${NODE_IMAGE:-localhost/clustermesh-e2e/node:${KUBERNETES_VERSION:-v1
 HASH_LABEL=clustermesh-e2e.hash
 CACHE=${CLUSTERMESH_E2E_CACHE:-$HOME/.cache/clustermesh-e2e}
 source "$REPO/scripts/cilium-app-lib.sh"
+cache_init
 
 IMAGES=(localhost/cilium/cilium:v$VERSION localhost/cilium/operator-generic:v$VERSION
 	localhost/cilium/clustermesh-apiserver:v$VERSION localhost/cilium/hubble-relay:v$VERSION)

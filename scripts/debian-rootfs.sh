@@ -76,6 +76,9 @@ BASE_KEY=$( {
 	sha256sum <"$SCRIPT"
 } | sha256sum | cut -c1-16)
 
+# shellcheck source=scripts/cache-lib.sh
+source "$(dirname "$SCRIPT")/cache-lib.sh"
+cache_init
 mkdir -p "$DEBS/partial" "$CACHE/rootfs" "$(dirname "$OUT")"
 CACHED=$CACHE/rootfs/$KEY.tar
 BASE=$CACHE/rootfs/base-$SUITE-$BASE_KEY.tar

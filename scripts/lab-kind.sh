@@ -14,6 +14,7 @@ version=$(awk '$1 == "sigs.k8s.io/kind" {print $2}' "$ROOT/go.mod")
 bin=$CACHE/bin/kind-$version
 if [[ ! -x $bin ]]; then
 	log "building kind $version from the module"
+	cache_init
 	(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$bin.tmp" sigs.k8s.io/kind) && mv "$bin.tmp" "$bin" ||
 		die "building sigs.k8s.io/kind@$version failed"
 fi

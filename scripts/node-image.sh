@@ -450,7 +450,7 @@ build_imgtool_and_runcwrap() {
 }
 
 main() {
-	mkdir -p "$CACHE"
+	cache_init
 	local start=$SECONDS
 	KIND_DIR=$GOMODCACHE/sigs.k8s.io/kind@$KIND_VERSION
 	if [[ ! -d $KIND_DIR ]]; then

@@ -5,6 +5,11 @@
 # shellcheck disable=SC2034 # used by the scripts that source this file
 CACHE=${CLUSTERMESH_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/clustermesh-e2e}
 HASH_LABEL=clustermesh-e2e.hash
+# shellcheck source=scripts/cache-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/cache-lib.sh"
+
+# shellcheck source=scripts/progress-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/progress-lib.sh"
 
 log() { echo "[${LOG_PREFIX:-lab}] $*" >&2; }
 die() {
@@ -40,11 +45,14 @@ STEP_NOTES=()
 # step NAME FUNC [ARGS...] runs FUNC and records how long it took; FUNC may set
 # STEP_NOTE (e.g. "cached") for the report.
 step() {
-	local name=$1 t=$SECONDS
+	local name=$1 t=$SECONDS hb
 	shift
 	STEP_NOTE=
 	log "== $name"
+	heartbeat_start "$name"
+	hb=$HEARTBEAT_PID
 	"$@"
+	heartbeat_stop "$hb"
 	STEP_NAMES+=("$name")
 	STEP_SECS+=($((SECONDS - t)))
 	STEP_NOTES+=("${STEP_NOTE:-}")

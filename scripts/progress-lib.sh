@@ -12,16 +12,22 @@ heartbeat_start() {
 	local label=$1 owner=$$ t0
 	t0=$(date +%s)
 	(
-		while sleep "${HEARTBEAT:-30}" && kill -0 "$owner" 2>/dev/null; do
+		s=
+		# Stopped while it sleeps: end the sleep too, quietly (a killed
+		# foreground sleep would make the shell print "Terminated").
+		trap 'kill $s 2>/dev/null; exit 0' TERM
+		while :; do
+			sleep "${HEARTBEAT:-30}" &
+			s=$!
+			wait "$s"
+			kill -0 "$owner" 2>/dev/null || exit 0
 			log "$label: still running ($(($(date +%s) - t0))s)"
 		done
 	) &
 	HEARTBEAT_PID=$!
-	# No "Terminated" job notice when heartbeat_stop ends it.
 	disown "$HEARTBEAT_PID"
 }
 
 heartbeat_stop() {
-	pkill -P "$1" 2>/dev/null || true
 	kill "$1" 2>/dev/null || true
 }

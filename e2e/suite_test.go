@@ -130,7 +130,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 		}
 		if len(mesh.Handles) > 0 {
 			By("deleting the workload (only what the suite labelled)")
-			Expect(workload.Delete(ctx, workload.DeleteInput{Clusters: workload.ClustersOf(mesh.Handles), Namespace: cfg.Namespace,
+			Expect(workload.Delete(ctx, workload.DeleteInput{Clusters: mesh.Handles, Namespace: cfg.Namespace,
 				Wait: workload.Wait{Timeout: cfg.Intervals.WorkloadReady, Poll: cfg.Intervals.Poll}, Log: GinkgoWriter})).To(Succeed())
 		}
 		By("removing what the plan created")
@@ -151,7 +151,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 
 	By("deploying helloworld and the client to every cluster")
 	Expect(workload.Deploy(ctx, workload.DeployInput{
-		Clusters:  workload.ClustersOf(handles),
+		Clusters:  handles,
 		Namespace: cfg.Namespace,
 		Params:    workload.ParamsFor(cfg),
 		Wait:      workload.Wait{Timeout: cfg.Intervals.WorkloadReady, Poll: cfg.Intervals.Poll},

@@ -132,7 +132,7 @@ nodes:
 	ns := cfg.Namespace
 	// The smoke needs one service: the helloworld pair, not every spec's.
 	shared := workload.Shared()
-	if err := workload.Deploy(ctx, workload.DeployInput{Clusters: workload.ClustersOf(hs), Namespace: ns, Set: &shared,
+	if err := workload.Deploy(ctx, workload.DeployInput{Clusters: hs, Namespace: ns, Set: &shared,
 		Wait: workload.Wait{Timeout: cfg.Intervals.WorkloadReady, Poll: cfg.Intervals.Poll}, Log: log}); err != nil {
 		return err
 	}

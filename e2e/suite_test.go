@@ -18,6 +18,7 @@ import (
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/cluster"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/config"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/junit"
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/kube"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/verdict"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/workload"
 )
@@ -104,6 +105,8 @@ type setupData struct {
 }
 
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
+	// Every wait of the bring-up says what it still waits for, every 15 s.
+	kube.Progress = GinkgoWriter
 	By("resolving the configuration (once, for the whole run)")
 	var err error
 	cfg, err = config.Resolve(ctx, cfg, cluster.ResolveSeams(GinkgoWriter))

@@ -29,6 +29,7 @@ import (
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/bringup"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/cluster"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/config"
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/kube"
 	kindconfigs "github.com/clustermesh-conformance/clustermesh-e2e/kind"
 )
 
@@ -45,6 +46,8 @@ func main() {
 	kubeconfigDir := fs.String("kubeconfig-dir", os.Getenv("KUBECONFIG_DIR"), "where the kind kubeconfigs go (default: a directory under the OS temp dir) [KUBECONFIG_DIR]")
 	_ = fs.Parse(os.Args[2:])
 	log := os.Stderr
+	// Every wait says what it still waits for, every 15 s.
+	kube.Progress = log
 
 	if verb == "validate" {
 		if err := validate(loader); err != nil {

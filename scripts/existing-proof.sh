@@ -52,11 +52,18 @@ for n in "${names[@]}"; do
 	fi
 done
 
+# kind leaves its network behind; the proof removes it only when the
+# person's first create made it and nothing else is attached.
+network_before=no
+docker network inspect kind >/dev/null 2>&1 && network_before=yes
 delete_clusters() {
 	say "the person deletes the clusters with kind"
 	for i in $(seq 1 $N); do
 		kind_ delete cluster --name "cluster-$i" --kubeconfig "${kubeconfigs[$((i - 1))]}" >/dev/null 2>&1 || true
 	done
+	if [[ $network_before == no ]] && [[ -z $(docker network inspect kind -f '{{range .Containers}}{{.Name}} {{end}}' 2>/dev/null) ]]; then
+		docker network rm kind >/dev/null 2>&1 || true
+	fi
 }
 trap delete_clusters EXIT
 

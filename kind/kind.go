@@ -206,3 +206,13 @@ func mapCluster(i int, cl *config.Cluster, f *File, provider config.Provider) er
 	}
 	return errors.Join(errs...)
 }
+
+// Check reads and checks the kind configs a kind run would create its
+// clusters from (files only; nothing is started); other providers have none.
+func Check(c config.Config) error {
+	if c.Provider != config.ProviderKind {
+		return nil
+	}
+	_, _, err := Apply(c)
+	return err
+}

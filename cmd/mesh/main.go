@@ -50,11 +50,7 @@ func main() {
 	kube.Progress = log
 
 	if verb == "validate" {
-		if err := validate(loader); err != nil {
-			fail(err)
-		}
-		fmt.Fprintln(log, "configuration valid")
-		return
+		os.Exit(validate(loader, log))
 	}
 	cfg, err := loader.Load(nil)
 	if err != nil {
@@ -129,19 +125,11 @@ func resolve(ctx context.Context, cfg config.Config, log io.Writer) (config.Conf
 	return cfg, nil
 }
 
-// validate is the static check: flags and environment, Validate, and the
-// kind configs (files only). It starts nothing and asks no engine.
-func validate(l *config.Loader) error {
-	cfg, err := config.LoadAndValidate(l, nil)
-	if err != nil {
-		return err
-	}
-	if cfg.Provider == config.ProviderKind {
-		if _, _, err := kindconfigs.Apply(cfg); err != nil {
-			return err
-		}
-	}
-	return nil
+// validate is make validate's check (cmd/validate) from this command:
+// flags, environment and the kind configs, nothing started; on error the
+// JUnit file names it. It returns the exit code.
+func validate(l *config.Loader, out io.Writer) int {
+	return config.CheckCommand(config.CheckInput{Loader: l, Files: kindconfigs.Check, Out: out})
 }
 
 // plan prints the plan; it changes nothing, and fails when the plan refuses.

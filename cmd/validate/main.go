@@ -19,15 +19,5 @@ func main() {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	loader := config.Bind(fs)
 	err := fs.Parse(os.Args[1:])
-	os.Exit(config.CheckCommand(config.CheckInput{Loader: loader, ParseErr: err, Files: kindConfigs, Out: os.Stderr}))
-}
-
-// kindConfigs reads and checks the kind configs a kind run would create its
-// clusters from (files only).
-func kindConfigs(c config.Config) error {
-	if c.Provider != config.ProviderKind {
-		return nil
-	}
-	_, _, err := kindconfigs.Apply(c)
-	return err
+	os.Exit(config.CheckCommand(config.CheckInput{Loader: loader, ParseErr: err, Files: kindconfigs.Check, Out: os.Stderr}))
 }

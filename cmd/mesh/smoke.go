@@ -94,7 +94,7 @@ nodes:
 	step("create", t)
 	if !o.skipLoad {
 		t = time.Now()
-		if _, err := kind.LoadImages(ctx, bringup.ImagesToLoad(cfg)); err != nil {
+		if _, err := kind.LoadImages(ctx, bringup.ImagesToLoad(ctx, cfg)); err != nil {
 			return err
 		}
 		step("load images", t)

@@ -55,10 +55,26 @@ fi
 
 # record STEP EXIT SECONDS: one line of the version's steps.txt (fixtures/matrix reads it).
 record() { echo "$1 $2 $3" >>"$vdir/steps.txt"; }
+table() { "$MATRIX" table -dir "$DIR" -since "$start" "${versions[@]}"; }
+
+# Interrupted (Ctrl-C reaches the run too, whose teardown deletes what it made): the table of what
+# ran so far; the versions not reached say so.
+running=
+interrupted() {
+	[[ -n $running ]] && record run 130 "$(since "$running")"
+	say "interrupted after $(mins "$(since "$start")"); the table so far:"
+	table || true
+	exit 130
+}
+trap interrupted INT TERM
+
+# A run of an earlier matrix must not pass for this one's (versions are checked: no path in them).
+for v in "${versions[@]}"; do
+	rm -rf "${DIR:?}/$v"
+done
 
 for v in "${versions[@]}"; do
 	vdir=$DIR/$v
-	rm -rf "$vdir"
 	mkdir -p "$vdir"
 
 	if [[ $src == upstream ]]; then
@@ -75,7 +91,7 @@ for v in "${versions[@]}"; do
 			continue
 		fi
 		say "$v: images ready in $(mins "$took")"
-		docker image prune --force --filter label=clustermesh-e2e.hash >/dev/null
+		docker image prune --force --filter label=clustermesh-e2e.hash >/dev/null || true
 	fi
 
 	t0=$(date +%s) rc=0
@@ -87,14 +103,15 @@ for v in "${versions[@]}"; do
 		continue
 	fi
 
-	t0=$(date +%s) rc=0
+	t0=$(date +%s) rc=0 running=$(date +%s)
 	say "$v: make e2e-run on new clusters (log: $vdir/run.log)"
 	CILIUM_VERSION=$v ARTIFACTS=$vdir "$MAKE" --no-print-directory e2e-run CILIUM_VERSION="$v" ARTIFACTS="$vdir" \
 		>"$vdir/run.log" 2>&1 || rc=$?
-	took=$(since "$t0")
+	took=$(since "$t0") running=
 	record run "$rc" "$took"
 	say "$v: make e2e-run exited $rc after $(mins "$took") (matrix so far: $(mins "$(since "$start")"))"
 done
 
+trap - INT TERM
 say "every version done in $(mins "$(since "$start")"); the table:"
-"$MATRIX" table -dir "$DIR" -since "$start" "${versions[@]}"
+table

@@ -38,6 +38,7 @@ MESH   := $(BIN)/mesh
 VALIDATE := $(BIN)/validate
 GINKGO := $(BIN)/ginkgo
 BENCHSUITE := $(BIN)/benchsuite
+MATRIX := $(BIN)/matrix
 
 .PHONY: help
 help: ## Show this help.
@@ -173,6 +174,23 @@ e2e-upgrade: images ## Upgrade mode: Cilium UPGRADE_FROM (default 1.19.7) first,
 	fi; \
 	UPGRADE_FROM=$$from $(MAKE) --no-print-directory e2e-run GINKGO_PROCS=1
 
+# The conformance matrix: CILIUM_VERSIONS (spaces or commas) run one after the
+# other, each on new clusters; empty: CILIUM_VERSION and the newest patch
+# release of each of the two minor releases before it that the module proxy
+# serves (cmd/matrix versions says what it found). The list is checked with
+# the whole configuration, per version, before anything is built.
+CILIUM_VERSIONS ?=
+export CILIUM_VERSIONS
+.PHONY: e2e-matrix
+e2e-matrix: validate matrix-versions $(MESH) $(GINKGO) ## Every spec per Cilium version (CILIUM_VERSIONS) on new clusters: ARTIFACTS/matrix/matrix.md and .json, spec x version.
+	@MESH=$(MESH) MATRIX=$(MATRIX) MAKE="$(MAKE)" scripts/matrix.sh $(E2E_ARGS)
+
+# matrix-versions writes the checked (or resolved) list for e2e-matrix.
+.PHONY: matrix-versions
+matrix-versions: $(MATRIX)
+	@mkdir -p "$(ARTIFACTS)/matrix"
+	@$(MATRIX) versions -go '$(GO)' $(E2E_ARGS) >"$(ARTIFACTS)/matrix/versions.txt"
+
 .PHONY: e2e-selfcheck
 e2e-selfcheck: $(GINKGO) ## Prove a wrong expectation fails with its matrix (E2E_INVERT=1 on running clusters; make kind-up first).
 	@mkdir -p "$(ARTIFACTS)/selfcheck"
@@ -232,3 +250,5 @@ $(VALIDATE): $(GO_FILES)
 	$(GO) build -o $@ ./cmd/validate
 $(BENCHSUITE): $(GO_FILES)
 	$(GO) build -o $@ ./cmd/benchsuite
+$(MATRIX): $(GO_FILES)
+	$(GO) build -o $@ ./cmd/matrix

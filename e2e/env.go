@@ -152,10 +152,15 @@ func (e *Env) OnlyRemote(name string) check.State { return check.OnlyRemote(name
 // since is the moment of the change (zero: nothing to time). A state not
 // reached within timeout fails the spec with the sources' last matrices.
 func (e *Env) AwaitState(ctx context.Context, st check.State, since time.Time, timeout time.Duration) []check.Switch {
-	sw, err := check.Await(ctx, check.AwaitInput{Prober: e.Prober, Clusters: e.Names(), State: st, Requests: e.Requests,
-		Since: since, Timeout: timeout, Poll: e.Intervals().ProbePause, Book: e.Book, Log: e.Log})
+	sw, err := check.Await(ctx, e.awaitInput(st, since, timeout))
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	return sw
+}
+
+// awaitInput is check.Await's input for st in the run's book.
+func (e *Env) awaitInput(st check.State, since time.Time, timeout time.Duration) check.AwaitInput {
+	return check.AwaitInput{Prober: e.Prober, Clusters: e.Names(), State: st, Requests: e.Requests,
+		Since: since, Timeout: timeout, Poll: e.Intervals().ProbePause, Book: e.Book, Log: e.Log}
 }
 
 // HoldState is check.Hold: st must hold for d, with at least minRequests

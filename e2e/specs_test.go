@@ -51,6 +51,13 @@ var _ = Describe("Service affinity", SpecPriority(10), LabelGlobal, LabelAffinit
 	})
 })
 
+// The readiness spec breaks its own backend in one cluster (readiness off
+// and on, then its pod deleted) and measures from every cluster; long, so
+// it starts early too.
+var _ = Describe("A backend's readiness and termination", SpecPriority(10), LabelGlobal, LabelFailover, LabelReadiness, func() {
+	ReadinessSpec(inputFor(workload.SpecReadiness))
+})
+
 var _ = Describe("Annotations changed at run time", LabelGlobal, LabelAffinity, LabelRuntime, func() {
 	RuntimeChangesSpec(inputFor(workload.SpecRuntime))
 })

@@ -33,6 +33,8 @@ var (
 	LabelRuntime  = Label("runtime")
 	LabelRouting  = Label("routing")
 	LabelUpgrade  = Label("upgrade")
+	// LabelReadiness: a backend not ready, then terminating.
+	LabelReadiness = Label("readiness")
 )
 
 var (

@@ -9,6 +9,7 @@ import (
 	"embed"
 	"fmt"
 	"text/template"
+	"time"
 
 	"sigs.k8s.io/e2e-framework/klient/decoder"
 	"sigs.k8s.io/e2e-framework/klient/k8s"
@@ -33,6 +34,11 @@ const SpecAnnotation = "clustermesh-e2e.io/spec"
 // Backend is one helloworld deployment; its pods carry app=<Name>.
 type Backend struct {
 	Name, Owner string
+	// Lifecycle: its spec turns its pods' readiness off and on and deletes
+	// them; they keep accepting new connections for Params.TerminatingServe
+	// after SIGTERM (SERVE_AFTER_SIGTERM) and get a grace period that
+	// covers it (Params.GracePeriod).
+	Lifecycle bool
 }
 
 // Service is one global service selecting the pods of Backend.
@@ -65,6 +71,9 @@ type Params struct {
 	ReadinessPath string
 	// TerminationGracePeriodSeconds bounds a helloworld pod's shutdown.
 	TerminationGracePeriodSeconds int
+	// TerminatingServe is how long a Lifecycle backend's pods keep accepting
+	// new connections after SIGTERM (config.Intervals.TerminatingServe).
+	TerminatingServe time.Duration
 	// Backends and Services are rendered one object each (the workload's
 	// list); DefaultParams has the shared helloworld pair only.
 	Backends []Backend
@@ -90,6 +99,7 @@ func DefaultParams(namespace, cluster string, id int) Params {
 		ContainerPort:                 8080,
 		ReadinessPath:                 "/healthz",
 		TerminationGracePeriodSeconds: 10,
+		TerminatingServe:              10 * time.Second,
 		Backends:                      []Backend{{Name: "helloworld", Owner: "suite"}},
 		Services:                      []Service{{Name: "helloworld", Backend: "helloworld", Owner: "suite"}},
 	}
@@ -97,6 +107,16 @@ func DefaultParams(namespace, cluster string, id int) Params {
 
 // ManagedBy lets the templates write the label value.
 func (Params) ManagedBy() string { return ManagedBy }
+
+// GracePeriod is a backend's pods' terminationGracePeriodSeconds: a
+// Lifecycle backend's serve window (whole seconds, rounded up) comes on top
+// of the drain every backend gets.
+func (p Params) GracePeriod(b Backend) int {
+	if !b.Lifecycle {
+		return p.TerminationGracePeriodSeconds
+	}
+	return p.TerminationGracePeriodSeconds + int((p.TerminatingServe+time.Second-1)/time.Second)
+}
 
 func (p Params) validate() error {
 	switch {
@@ -115,6 +135,9 @@ func (p Params) validate() error {
 	for _, b := range p.Backends {
 		if b.Name == "" || backends[b.Name] {
 			return fmt.Errorf("[%s] manifests: backend name %q empty or repeated", p.ClusterName, b.Name)
+		}
+		if b.Lifecycle && p.TerminatingServe <= 0 {
+			return fmt.Errorf("[%s] manifests: backend %s keeps serving after SIGTERM, but the serve window %v is not positive (intervals.terminating-serve)", p.ClusterName, b.Name, p.TerminatingServe)
 		}
 		backends[b.Name] = true
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -212,5 +213,47 @@ func TestListValidation(t *testing.T) {
 		if _, err := Objects(context.Background(), p); err == nil || !strings.Contains(err.Error(), "[cluster-1] manifests:") {
 			t.Errorf("%s: err = %v", name, err)
 		}
+	}
+}
+
+// A Lifecycle backend keeps serving after SIGTERM for the serve window and
+// its grace period covers that window and the drain; the other backends'
+// pods are rendered as before (a reuse run must not restart them).
+func TestLifecycleBackend(t *testing.T) {
+	p := DefaultParams("meshtest", "cluster-1", 1)
+	p.TerminatingServe = 12500 * time.Millisecond
+	p.Backends = []Backend{{Name: "helloworld", Owner: "suite"}, {Name: "hw-readiness", Owner: "readiness", Lifecycle: true}}
+	p.Services = []Service{{Name: "hw-readiness", Backend: "hw-readiness", Owner: "readiness"}}
+	objs, err := Objects(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type pod struct {
+		serve string
+		grace int64
+		envs  int
+	}
+	got := map[string]pod{}
+	for _, o := range objs {
+		if d, ok := o.(*appsv1.Deployment); ok && d.Name != "client" {
+			spec := d.Spec.Template.Spec
+			got[d.Name] = pod{serve: envValue(spec.Containers[0].Env, "SERVE_AFTER_SIGTERM"), grace: *spec.TerminationGracePeriodSeconds, envs: len(spec.Containers[0].Env)}
+		}
+	}
+	want := map[string]pod{
+		"helloworld":   {serve: "", grace: 10, envs: 1},
+		"hw-readiness": {serve: "12.5s", grace: 23, envs: 2},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("deployments %v, want %v", got, want)
+	}
+	for name, w := range want {
+		if got[name] != w {
+			t.Errorf("%s: %+v, want %+v", name, got[name], w)
+		}
+	}
+	p.TerminatingServe = 0
+	if _, err := Objects(context.Background(), p); err == nil || !strings.Contains(err.Error(), "[cluster-1] manifests: backend hw-readiness keeps serving after SIGTERM, but the serve window 0s is not positive") {
+		t.Errorf("a Lifecycle backend without a serve window: err = %v", err)
 	}
 }

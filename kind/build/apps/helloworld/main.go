@@ -2,8 +2,17 @@
 // shape of the aks-helloworld sample the seed transcripts show: the TITLE variable appears in
 // the <title> and in the "logo" div, so a client's curl output names the answering cluster.
 //
-// It listens on :$PORT (default 8080), serves /healthz for probes, and on SIGTERM stops
-// accepting connections, lets in-flight requests finish (bounded by DRAIN_TIMEOUT, default
+// It listens on :$PORT (default 8080) and serves /healthz for the readiness probe. Every
+// answer carries an X-Served-By header with the pod's host name, so a client tells two pods of
+// one cluster apart (a terminating pod and its replacement).
+//
+// /admin/ready turns readiness off and on from outside without stopping the server:
+// POST /admin/ready?state=false makes /healthz answer 503 while every other path keeps
+// serving the page; state=true makes it ready again; GET reports the state. The suite
+// uses it to take a backend out of a service without taking it away.
+//
+// On SIGTERM it keeps accepting new connections for SERVE_AFTER_SIGTERM (default 0: none),
+// then stops accepting, lets in-flight requests finish (bounded by DRAIN_TIMEOUT, default
 // 10s) and exits 0, so a terminating backend never cuts a request the suite is counting.
 package main
 
@@ -16,16 +25,25 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
 
 const defaultTitle = "Welcome to Azure Kubernetes Service (AKS) 'helloworld'"
 
+// ServedByHeader names the pod that answered.
+const ServedByHeader = "X-Served-By"
+
 func main() {
 	logger := log.New(os.Stderr, "helloworld: ", log.LstdFlags)
 	cfg, err := configFromEnv(os.Getenv)
+	if err != nil {
+		logger.Fatal(err)
+	}
+	host, err := os.Hostname()
 	if err != nil {
 		logger.Fatal(err)
 	}
@@ -35,8 +53,10 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	logger.Printf("serving %q on %s", cfg.title, ln.Addr())
-	if err := serve(ctx, ln, newHandler(cfg.title), cfg.drain); err != nil {
+	logger.Printf("serving %q on %s as %s", cfg.title, ln.Addr(), host)
+	app := &app{title: cfg.title, host: host, log: logger}
+	app.ready.Store(true)
+	if err := serve(ctx, ln, app.handler(), cfg.drain, cfg.serveAfter, logger); err != nil {
 		logger.Fatal(err)
 	}
 	logger.Print("drained, exiting")
@@ -46,6 +66,8 @@ type config struct {
 	title string
 	port  string
 	drain time.Duration
+	// serveAfter is how long new connections are still accepted after SIGTERM.
+	serveAfter time.Duration
 }
 
 func configFromEnv(getenv func(string) string) (config, error) {
@@ -63,22 +85,72 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		}
 		cfg.drain = d
 	}
+	if v := getenv("SERVE_AFTER_SIGTERM"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return config{}, fmt.Errorf("SERVE_AFTER_SIGTERM %q: want a duration such as 10s (0s: stop accepting at once)", v)
+		}
+		cfg.serveAfter = d
+	}
 	return cfg, nil
 }
 
-// newHandler serves the page on every path but /healthz, as the sample app does.
-func newHandler(title string) http.Handler {
-	page := []byte(renderPage(title))
+// app is the server's state: its page and whether it reports ready.
+type app struct {
+	title, host string
+	ready       atomic.Bool
+	log         *log.Logger
+}
+
+// handler serves the page on every path but /healthz and /admin/ready, as
+// the sample app does.
+func (a *app) handler() http.Handler {
+	page := []byte(renderPage(a.title))
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		a.text(w)
+		if !a.ready.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("not ready (turned off through /admin/ready)\n"))
+			return
+		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	mux.HandleFunc("/admin/ready", a.admin)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set(ServedByHeader, a.host)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write(page)
 	})
 	return mux
+}
+
+func (a *app) text(w http.ResponseWriter) {
+	w.Header().Set(ServedByHeader, a.host)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+}
+
+// admin reports (GET) or sets (POST ?state=true|false) readiness.
+func (a *app) admin(w http.ResponseWriter, r *http.Request) {
+	a.text(w)
+	switch r.Method {
+	case http.MethodGet:
+	case http.MethodPost:
+		v, err := strconv.ParseBool(r.URL.Query().Get("state"))
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = fmt.Fprintf(w, "state=%q: want true or false\n", r.URL.Query().Get("state"))
+			return
+		}
+		if old := a.ready.Swap(v); old != v && a.log != nil {
+			a.log.Printf("readiness set to %t by %s", v, r.RemoteAddr)
+		}
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		return
+	}
+	_, _ = fmt.Fprintf(w, "ready=%t\n", a.ready.Load())
 }
 
 // textEscaper escapes only what HTML text content needs. html/template would also turn the
@@ -103,9 +175,10 @@ func renderPage(title string) string {
 `
 }
 
-// serve runs the server on ln until ctx is done, then shuts it down: the listener closes at
-// once, in-flight requests get up to drain to finish. It returns nil after a clean drain.
-func serve(ctx context.Context, ln net.Listener, h http.Handler, drain time.Duration) error {
+// serve runs the server on ln until ctx is done, keeps accepting new connections for
+// serveAfter more, then shuts it down: the listener closes, in-flight requests get up to
+// drain to finish. It returns nil after a clean drain.
+func serve(ctx context.Context, ln net.Listener, h http.Handler, drain, serveAfter time.Duration, logger *log.Logger) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
@@ -113,6 +186,16 @@ func serve(ctx context.Context, ln net.Listener, h http.Handler, drain time.Dura
 	case err := <-done:
 		return fmt.Errorf("serve on %s: %w", ln.Addr(), err)
 	case <-ctx.Done():
+	}
+	if serveAfter > 0 {
+		if logger != nil {
+			logger.Printf("terminating: still accepting new connections for %s", serveAfter)
+		}
+		select {
+		case err := <-done:
+			return fmt.Errorf("serve on %s: %w", ln.Addr(), err)
+		case <-time.After(serveAfter):
+		}
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()

@@ -60,12 +60,15 @@ func TestHandler(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			newHandler(tt.title).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tt.path, nil))
+			newApp(tt.title).handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tt.path, nil))
 			if rec.Code != http.StatusOK {
 				t.Fatalf("status = %d, want 200", rec.Code)
 			}
 			if got := rec.Header().Get("Content-Type"); got != tt.contentType {
 				t.Errorf("Content-Type = %q, want %q", got, tt.contentType)
+			}
+			if got := rec.Header().Get(ServedByHeader); got != "hw-pod-1" {
+				t.Errorf("%s = %q, want the host name hw-pod-1", ServedByHeader, got)
 			}
 			body := rec.Body.String()
 			for _, s := range tt.contains {
@@ -91,10 +94,14 @@ func TestConfigFromEnv(t *testing.T) {
 	}{
 		{name: "defaults", env: map[string]string{},
 			want: config{title: defaultTitle, port: "8080", drain: 10 * time.Second}},
-		{name: "all set", env: map[string]string{"TITLE": "t", "PORT": "9090", "DRAIN_TIMEOUT": "3s"},
-			want: config{title: "t", port: "9090", drain: 3 * time.Second}},
+		{name: "all set", env: map[string]string{"TITLE": "t", "PORT": "9090", "DRAIN_TIMEOUT": "3s", "SERVE_AFTER_SIGTERM": "15s"},
+			want: config{title: "t", port: "9090", drain: 3 * time.Second, serveAfter: 15 * time.Second}},
+		{name: "serve after SIGTERM zero", env: map[string]string{"SERVE_AFTER_SIGTERM": "0s"},
+			want: config{title: defaultTitle, port: "8080", drain: 10 * time.Second}},
 		{name: "bad drain", env: map[string]string{"DRAIN_TIMEOUT": "soon"}, wantErr: true},
 		{name: "negative drain", env: map[string]string{"DRAIN_TIMEOUT": "-1s"}, wantErr: true},
+		{name: "bad serve after SIGTERM", env: map[string]string{"SERVE_AFTER_SIGTERM": "a while"}, wantErr: true},
+		{name: "negative serve after SIGTERM", env: map[string]string{"SERVE_AFTER_SIGTERM": "-5s"}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -127,11 +134,11 @@ func blockingServer(t *testing.T, drain time.Duration) (addr string, cancel cont
 		case <-r.Context().Done():
 			return
 		}
-		newHandler("drained").ServeHTTP(w, r)
+		newApp("drained").handler().ServeHTTP(w, r)
 	})
 	ctx, cancelFn := context.WithCancel(context.Background())
 	res := make(chan error, 1)
-	go func() { res <- serve(ctx, ln, h, drain) }()
+	go func() { res <- serve(ctx, ln, h, drain, 0, nil) }()
 	return ln.Addr().String(), cancelFn, st, rel, res
 }
 
@@ -193,5 +200,97 @@ func TestShutdownBoundedByDrainTimeout(t *testing.T) {
 	err := <-result
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("serve returned %v, want a drain timeout (context.DeadlineExceeded)", err)
+	}
+}
+
+func newApp(title string) *app {
+	a := &app{title: title, host: "hw-pod-1"}
+	a.ready.Store(true)
+	return a
+}
+
+// do sends one request through the handler and returns the status and body.
+func do(t *testing.T, h http.Handler, method, target string) (int, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(method, target, nil))
+	return rec.Code, rec.Body.String()
+}
+
+// Readiness is turned off and on from outside; the page is served all along.
+func TestAdminReadyToggle(t *testing.T) {
+	h := newApp("t").handler()
+	steps := []struct {
+		method, target string
+		wantCode       int
+		wantBody       string
+		healthz        int
+	}{
+		{http.MethodGet, "/admin/ready", http.StatusOK, "ready=true\n", http.StatusOK},
+		{http.MethodPost, "/admin/ready?state=false", http.StatusOK, "ready=false\n", http.StatusServiceUnavailable},
+		{http.MethodGet, "/admin/ready", http.StatusOK, "ready=false\n", http.StatusServiceUnavailable},
+		{http.MethodPost, "/admin/ready?state=false", http.StatusOK, "ready=false\n", http.StatusServiceUnavailable},
+		{http.MethodPost, "/admin/ready?state=maybe", http.StatusBadRequest, `state="maybe": want true or false` + "\n", http.StatusServiceUnavailable},
+		{http.MethodPost, "/admin/ready", http.StatusBadRequest, `state="": want true or false` + "\n", http.StatusServiceUnavailable},
+		{http.MethodDelete, "/admin/ready?state=true", http.StatusMethodNotAllowed, "", http.StatusServiceUnavailable},
+		{http.MethodPost, "/admin/ready?state=true", http.StatusOK, "ready=true\n", http.StatusOK},
+	}
+	for i, s := range steps {
+		code, body := do(t, h, s.method, s.target)
+		if code != s.wantCode || body != s.wantBody {
+			t.Errorf("step %d: %s %s = %d %q, want %d %q", i, s.method, s.target, code, body, s.wantCode, s.wantBody)
+		}
+		if code, _ := do(t, h, http.MethodGet, "/healthz"); code != s.healthz {
+			t.Errorf("step %d: after %s %s /healthz = %d, want %d", i, s.method, s.target, code, s.healthz)
+		}
+		if code, body := do(t, h, http.MethodGet, "/"); code != http.StatusOK || !strings.Contains(body, "<title>t</title>") {
+			t.Errorf("step %d: the page = %d %q, want it served whatever the readiness", i, code, body)
+		}
+	}
+}
+
+// With SERVE_AFTER_SIGTERM the server still accepts and answers new
+// connections after the signal, for that long, then stops accepting and
+// exits cleanly.
+func TestServeAfterSIGTERMKeepsAccepting(t *testing.T) {
+	const window = 300 * time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	res := make(chan error, 1)
+	go func() { res <- serve(ctx, ln, newApp("late").handler(), time.Second, window, nil) }()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	get := func() (string, error) {
+		resp, err := client.Get("http://" + addr + "/")
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return resp.Header.Get(ServedByHeader) + " " + string(b), err
+	}
+	if _, err := get(); err != nil {
+		t.Fatalf("before the signal: %v", err)
+	}
+	cancel() // what SIGTERM does in main
+	signalled := time.Now()
+	body, err := get()
+	if err != nil {
+		t.Fatalf("a new connection right after the signal failed: %v", err)
+	}
+	if !strings.Contains(body, "hw-pod-1") || !strings.Contains(body, "<title>late</title>") {
+		t.Errorf("answer after the signal = %q", body)
+	}
+	if err := <-res; err != nil {
+		t.Errorf("serve returned %v after the window, want nil", err)
+	}
+	if took := time.Since(signalled); took < window {
+		t.Errorf("serve returned %s after the signal, before the %s window ended", took, window)
+	}
+	if _, err := get(); err == nil {
+		t.Error("a new connection after the window was answered; the listener should be closed")
 	}
 }

@@ -106,7 +106,7 @@ func (e *Env) ForService(svc workload.GlobalService) *Env {
 // from a settled datapath.
 func (e *Env) Prepare(ctx context.Context) {
 	changed, err := workload.Prepare(ctx, workload.PrepareInput{Clusters: e.Clusters, Namespace: e.Config.Namespace,
-		Service: e.Service, Wait: e.Wait(e.Intervals().WorkloadReady)})
+		Service: e.Service, Params: workload.ParamsFor(e.Config), Wait: e.Wait(e.Intervals().WorkloadReady)})
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	if changed {
 		e.AwaitState(ctx, e.Everyone(e.Service.Name+" back in its starting state"), time.Time{}, e.Intervals().BackendWithdraw)

@@ -51,7 +51,7 @@ func (e *Env) AgreeViews(ctx context.Context, st check.State, port int) {
 	ExpectWithOffset(1, tally).NotTo(BeNil(), "no report of state %q to compare the views with", st.Name)
 	iv := e.Intervals()
 	_, err := check.AgreeViews(ctx, check.ViewsInput{Agents: e.Agents, Namespace: e.Config.Namespace, Service: e.Service.Name,
-		Port: port, Answers: tally, Sources: st.Sources(), Timeout: iv.AnnotationSwitch, Poll: iv.Poll, Log: e.Log})
+		Port: port, Answers: tally, Sources: st.Sources(), Imports: e.Imports, Timeout: iv.AnnotationSwitch, Poll: iv.Poll, Log: e.Log})
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 }
 

@@ -50,6 +50,9 @@ type Env struct {
 	Service workload.GlobalService
 	Known   probe.Known
 	Agents  *check.Agents
+	// Imports reads the MCS-API ServiceImports, the fourth view AgreeViews
+	// compares; nil until that work sets it.
+	Imports check.ImportReader
 	// Requests is the batch size of one check from one source.
 	Requests int
 	// Invert flips one expectation (E2E_INVERT=1) to show that a spec fails
@@ -106,7 +109,7 @@ func (e *Env) ForService(svc workload.GlobalService) *Env {
 // from a settled datapath.
 func (e *Env) Prepare(ctx context.Context) {
 	changed, err := workload.Prepare(ctx, workload.PrepareInput{Clusters: e.Clusters, Namespace: e.Config.Namespace,
-		Service: e.Service, Wait: e.Wait(e.Intervals().WorkloadReady)})
+		Service: e.Service, Params: workload.ParamsFor(e.Config), Wait: e.Wait(e.Intervals().WorkloadReady)})
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	if changed {
 		e.AwaitState(ctx, e.Everyone(e.Service.Name+" back in its starting state"), time.Time{}, e.Intervals().BackendWithdraw)

@@ -58,6 +58,20 @@ var _ = Describe("A backend's readiness and termination", SpecPriority(10), Labe
 	ReadinessSpec(inputFor(workload.SpecReadiness))
 })
 
+// The shapes users run: the seed's Service as written there, two ports,
+// a service deleted and re-created.
+var _ = Describe("Global service shapes", LabelGlobal, LabelShapes, func() {
+	When("it is the seed's own Service (unnamed port 80, shared \"true\")", LabelShared, LabelAffinity, func() {
+		SeedServiceSpec(inputFor(workload.SpecSeed))
+	})
+	When("it has two ports to the same target port", func() {
+		MultiPortSpec(inputFor(workload.SpecMultiPort))
+	})
+	When("one cluster deletes and re-creates it", func() {
+		RecreateSpec(inputFor(workload.SpecRecreate))
+	})
+})
+
 var _ = Describe("Annotations changed at run time", LabelGlobal, LabelAffinity, LabelRuntime, func() {
 	RuntimeChangesSpec(inputFor(workload.SpecRuntime))
 })

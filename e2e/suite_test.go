@@ -35,6 +35,7 @@ var (
 	LabelUpgrade  = Label("upgrade")
 	// LabelReadiness: a backend not ready, then terminating.
 	LabelReadiness = Label("readiness")
+	LabelShapes    = Label("shapes")
 )
 
 var (

@@ -39,11 +39,31 @@ type Backend struct {
 	// after SIGTERM (SERVE_AFTER_SIGTERM) and get a grace period that
 	// covers it (Params.GracePeriod).
 	Lifecycle bool
+
+	// Port is the port its server listens on; 0 is Params.ContainerPort.
+	// Another port is passed to the server as PORT (the images built here
+	// read it).
+	Port int
 }
 
 // Service is one global service selecting the pods of Backend.
 type Service struct {
 	Name, Backend, Owner string
+	// Ports are the service's ports, in order; empty is the suite's usual
+	// one: "http", 80, to Params.ContainerPort.
+	Ports []ServicePort
+	// Annotations are written after service.cilium.io/global: "true",
+	// sorted by key (the seed's Service also says shared: "true").
+	Annotations map[string]string
+}
+
+// ServicePort is one port of a Service.
+type ServicePort struct {
+	// Name may be empty for a service's only port (the seed's is unnamed).
+	Name string
+	Port int
+	// TargetPort 0 writes no targetPort: Kubernetes then uses Port.
+	TargetPort int
 }
 
 // Files in the order they are applied: the namespace first.
@@ -118,6 +138,33 @@ func (p Params) GracePeriod(b Backend) int {
 	return p.TerminationGracePeriodSeconds + int((p.TerminatingServe+time.Second-1)/time.Second)
 }
 
+// BackendPort is the port b's server listens on.
+func (p Params) BackendPort(b Backend) int {
+	if b.Port == 0 {
+		return p.ContainerPort
+	}
+	return b.Port
+}
+
+// ListenEnv is the PORT b's server must be told, 0 when it listens on the
+// run's ContainerPort anyway (the image's default; upstream's app listens
+// on 80 and reads no PORT).
+func (p Params) ListenEnv(b Backend) int {
+	if b.Port == 0 || b.Port == p.ContainerPort {
+		return 0
+	}
+	return b.Port
+}
+
+// UnprivilegedFrom is the lowest port b's non-root server must be allowed
+// to bind (net.ipv4.ip_unprivileged_port_start), 0 when nothing is needed.
+func (p Params) UnprivilegedFrom(b Backend) int {
+	if port := p.ListenEnv(b); port > 0 && port < 1024 {
+		return port
+	}
+	return 0
+}
+
 func (p Params) validate() error {
 	switch {
 	case p.Namespace == "":
@@ -139,6 +186,9 @@ func (p Params) validate() error {
 		if b.Lifecycle && p.TerminatingServe <= 0 {
 			return fmt.Errorf("[%s] manifests: backend %s keeps serving after SIGTERM, but the serve window %v is not positive (intervals.terminating-serve)", p.ClusterName, b.Name, p.TerminatingServe)
 		}
+		if b.Port < 0 || b.Port > 65535 {
+			return fmt.Errorf("[%s] manifests: backend %s: port %d out of range", p.ClusterName, b.Name, b.Port)
+		}
 		backends[b.Name] = true
 	}
 	services := map[string]bool{}
@@ -149,7 +199,30 @@ func (p Params) validate() error {
 		case !backends[s.Backend]:
 			return fmt.Errorf("[%s] manifests: service %s selects backend %q, which is not rendered", p.ClusterName, s.Name, s.Backend)
 		}
+		if err := validPorts(s.Ports); err != nil {
+			return fmt.Errorf("[%s] manifests: service %s: %w", p.ClusterName, s.Name, err)
+		}
 		services[s.Name] = true
+	}
+	return nil
+}
+
+// validPorts checks what the API server would refuse: ports out of range,
+// a repeated port or name, an unnamed port beside others.
+func validPorts(ports []ServicePort) error {
+	names, numbers := map[string]bool{}, map[int]bool{}
+	for _, sp := range ports {
+		switch {
+		case sp.Port <= 0 || sp.Port > 65535 || sp.TargetPort < 0 || sp.TargetPort > 65535:
+			return fmt.Errorf("port %d (target %d) out of range", sp.Port, sp.TargetPort)
+		case numbers[sp.Port]:
+			return fmt.Errorf("port %d repeated", sp.Port)
+		case sp.Name == "" && len(ports) > 1:
+			return fmt.Errorf("port %d has no name beside other ports", sp.Port)
+		case sp.Name != "" && names[sp.Name]:
+			return fmt.Errorf("port name %q repeated", sp.Name)
+		}
+		names[sp.Name], numbers[sp.Port] = true, true
 	}
 	return nil
 }

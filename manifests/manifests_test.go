@@ -2,6 +2,9 @@ package manifests
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -212,6 +215,171 @@ func TestListValidation(t *testing.T) {
 		mutate(&p)
 		if _, err := Objects(context.Background(), p); err == nil || !strings.Contains(err.Error(), "[cluster-1] manifests:") {
 			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+}
+
+// shapeParams renders the suite's usual pair and one affinity backend,
+// as before services had ports and annotations of their own.
+func shapeParams() Params {
+	p := DefaultParams("meshtest", "cluster-2", 2)
+	p.RunID = "20261204-123456-ab12"
+	p.Backends = []Backend{{Name: "helloworld", Owner: "suite"}, {Name: "hw-affinity-local", Owner: "affinity-local"}}
+	p.Services = []Service{{Name: "helloworld", Backend: "helloworld", Owner: "suite"}, {Name: "hw-affinity-local", Backend: "hw-affinity-local", Owner: "affinity-local"}}
+	return p
+}
+
+// The existing services and backends render byte for byte as they did
+// before ports, annotations and backend ports became per entry: with the
+// template's default port, and with that port written out as the workload
+// now always writes it.
+func TestExistingShapesUnchanged(t *testing.T) {
+	want, err := os.ReadFile(filepath.Join("testdata", "helloworld-default.yaml.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	implicit := shapeParams()
+	explicit := shapeParams()
+	for i := range explicit.Services {
+		explicit.Services[i].Ports = []ServicePort{{Name: "http", Port: 80, TargetPort: 8080}}
+	}
+	explicit.Backends[1].Port = 8080 // the run's port, said twice
+	for name, p := range map[string]Params{"implicit port": implicit, "explicit port": explicit} {
+		got, err := Render("helloworld.yaml", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("%s: the rendered YAML changed:\n%s", name, lineDiff(string(want), string(got)))
+		}
+	}
+}
+
+// lineDiff shows the first differing line of two texts.
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < max(len(w), len(g)); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			return fmt.Sprintf("line %d: want %q, got %q", i+1, wl, gl)
+		}
+	}
+	return "(same lines)"
+}
+
+// objectsNamed renders p and returns its deployment and service called name.
+func objectsNamed(t *testing.T, p Params, name string) (*appsv1.Deployment, *corev1.Service) {
+	t.Helper()
+	objs, err := Objects(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		d *appsv1.Deployment
+		s *corev1.Service
+	)
+	for _, o := range objs {
+		switch v := o.(type) {
+		case *appsv1.Deployment:
+			if v.Name == name {
+				d = v
+			}
+		case *corev1.Service:
+			if v.Name == name {
+				s = v
+			}
+		}
+	}
+	return d, s
+}
+
+// The seed's Service: one unnamed port 80, no targetPort, global and
+// shared "true"; its backend listens on 80 as a non-root user.
+func TestSeedShape(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		port     int // the run's container port
+		wantEnv  string
+		wantCtl  bool
+		wantBind int
+	}{
+		{"images built here (8080)", 8080, "80", true, 80},
+		{"upstream's app (80)", 80, "", false, 80},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := DefaultParams("meshtest", "cluster-1", 1)
+			p.ContainerPort = tt.port
+			p.Backends = append(p.Backends, Backend{Name: "hw-seed", Owner: "seed", Port: 80})
+			p.Services = append(p.Services, Service{Name: "hw-seed", Backend: "hw-seed", Owner: "seed",
+				Ports: []ServicePort{{Port: 80}}, Annotations: map[string]string{"service.cilium.io/shared": "true"}})
+			d, s := objectsNamed(t, p, "hw-seed")
+			if d == nil || s == nil {
+				t.Fatalf("deployment %v, service %v", d != nil, s != nil)
+			}
+			if len(s.Spec.Ports) != 1 || s.Spec.Ports[0].Name != "" || s.Spec.Ports[0].Port != 80 || s.Spec.Ports[0].TargetPort.IntValue() != 0 ||
+				s.Spec.Selector["app"] != "hw-seed" || s.Spec.Type != corev1.ServiceTypeClusterIP {
+				t.Errorf("seed service spec = %+v", s.Spec)
+			}
+			if s.Annotations["service.cilium.io/global"] != "true" || s.Annotations["service.cilium.io/shared"] != "true" {
+				t.Errorf("seed service annotations = %v", s.Annotations)
+			}
+			c := d.Spec.Template.Spec.Containers[0]
+			if got := envValue(c.Env, "PORT"); got != tt.wantEnv {
+				t.Errorf("PORT = %q, want %q", got, tt.wantEnv)
+			}
+			if c.Ports[0].ContainerPort != int32(tt.wantBind) || c.ReadinessProbe.HTTPGet.Port.IntValue() != tt.wantBind {
+				t.Errorf("container port %d, readiness port %v, want %d", c.Ports[0].ContainerPort, c.ReadinessProbe.HTTPGet.Port, tt.wantBind)
+			}
+			sc := d.Spec.Template.Spec.SecurityContext
+			if got := sc != nil && len(sc.Sysctls) == 1 && sc.Sysctls[0].Name == "net.ipv4.ip_unprivileged_port_start" && sc.Sysctls[0].Value == "80"; got != tt.wantCtl {
+				t.Errorf("unprivileged-port sysctl = %+v, want it: %v", sc, tt.wantCtl)
+			}
+			hw, _ := objectsNamed(t, p, "helloworld")
+			if hw.Spec.Template.Spec.SecurityContext != nil || envValue(hw.Spec.Template.Spec.Containers[0].Env, "PORT") != "" {
+				t.Errorf("helloworld changed: %+v", hw.Spec.Template.Spec)
+			}
+		})
+	}
+}
+
+func TestMultiPortShape(t *testing.T) {
+	p := DefaultParams("meshtest", "cluster-3", 3)
+	p.Services = append(p.Services, Service{Name: "hw-multiport", Backend: "helloworld", Owner: "multiport",
+		Ports: []ServicePort{{Name: "http", Port: 80, TargetPort: 8080}, {Name: "alt", Port: 8080, TargetPort: 8080}}})
+	_, s := objectsNamed(t, p, "hw-multiport")
+	var got []string
+	for _, sp := range s.Spec.Ports {
+		got = append(got, fmt.Sprintf("%s:%d->%s", sp.Name, sp.Port, sp.TargetPort.String()))
+	}
+	if strings.Join(got, " ") != "http:80->8080 alt:8080->8080" {
+		t.Errorf("ports = %v", got)
+	}
+}
+
+func TestPortValidation(t *testing.T) {
+	for name, tt := range map[string]struct {
+		ports []ServicePort
+		port  int
+		want  string
+	}{
+		"unnamed beside another": {ports: []ServicePort{{Port: 80}, {Name: "alt", Port: 8080}}, want: "port 80 has no name beside other ports"},
+		"repeated port":          {ports: []ServicePort{{Name: "a", Port: 80}, {Name: "b", Port: 80}}, want: "port 80 repeated"},
+		"repeated name":          {ports: []ServicePort{{Name: "a", Port: 80}, {Name: "a", Port: 81}}, want: `port name "a" repeated`},
+		"port out of range":      {ports: []ServicePort{{Port: 0}}, want: "port 0 (target 0) out of range"},
+		"target out of range":    {ports: []ServicePort{{Port: 80, TargetPort: 70000}}, want: "out of range"},
+		"backend port":           {port: -1, want: "backend helloworld: port -1 out of range"},
+	} {
+		p := DefaultParams("meshtest", "cluster-1", 1)
+		p.Services[0].Ports = tt.ports
+		p.Backends[0].Port = tt.port
+		if _, err := Objects(context.Background(), p); err == nil || !strings.Contains(err.Error(), "[cluster-1] manifests: ") || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want %q", name, err, tt.want)
 		}
 	}
 }

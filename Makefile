@@ -237,7 +237,7 @@ bench-suite: validate $(GINKGO) $(BENCHSUITE) ## Spec phase serial (--procs=1) v
 	  | tee "$(ARTIFACTS)/bench-suite/summary.txt"
 
 .PHONY: bench
-bench: ## Probe cost on running clusters: N curls in one exec vs one exec per curl (needs make kind-up).
+bench: ## Probe cost on running clusters: N requests in one exec vs one exec per request; a 40-request batch; a checked state, 3 sources x 40 at once (needs make kind-up).
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./fixtures/probe
 
 # Binaries are rebuilt when a Go file changed; go's build cache makes that cheap.

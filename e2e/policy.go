@@ -122,13 +122,23 @@ func (e *Env) reachProbes(ctx context.Context) reachProbes {
 // since (when set) times every source's switch; the switches come back by
 // target cluster ("" for the service).
 func (rp reachProbes) await(ctx context.Context, name string, reach check.Reach, since time.Time, timeout time.Duration) map[string][]check.Switch {
+	return rp.awaitOn(ctx, append([]string{""}, rp.e.Names()...), name, reach, since, timeout)
+}
+
+// awaitOn is await on some targets only: "" is the service, a cluster's
+// name its backend by pod IP.
+func (rp reachProbes) awaitOn(ctx context.Context, targets []string, name string, reach check.Reach, since time.Time, timeout time.Duration) map[string][]check.Switch {
 	e := rp.e
 	type job struct {
 		target string
 		in     check.AwaitInput
 	}
-	jobs := []job{{"", check.AwaitInput{Prober: e.Prober, State: reach.ServiceState(name+": through "+e.Service.Name, e.Names()), Requests: e.Requests}}}
-	for _, dst := range e.Names() {
+	var jobs []job
+	for _, dst := range targets {
+		if dst == "" {
+			jobs = append(jobs, job{"", check.AwaitInput{Prober: e.Prober, State: reach.ServiceState(name+": through "+e.Service.Name, e.Names()), Requests: e.Requests}})
+			continue
+		}
 		jobs = append(jobs, job{dst, check.AwaitInput{Prober: rp.pods[dst],
 			State: reach.PodState(name+": "+dst+"'s backend by pod IP", e.Names(), dst), Requests: PodIPRequests}})
 	}

@@ -33,6 +33,10 @@ var (
 	LabelRuntime  = Label("runtime")
 	LabelRouting  = Label("routing")
 	LabelUpgrade  = Label("upgrade")
+	// Network policy across clusters, Hubble's view of it, encryption.
+	LabelPolicy     = Label("policy")
+	LabelHubble     = Label("hubble")
+	LabelEncryption = Label("encryption")
 )
 
 var (

@@ -1,0 +1,172 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/check"
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/hubble"
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/kube"
+	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/workload"
+)
+
+// HubbleSpec: what each cluster's hubble-relay reports of the spec's
+// requests. With no policy, every pair of clusters shows forwarded request
+// flows, in the source's relay and in the destination's, each endpoint
+// named by its own cluster; with a policy on the first cluster's backend
+// that admits the second cluster only, the first and third clusters'
+// requests to it are DROPPED flows with a policy drop reason in the first
+// cluster's relay, and the second's are forwarded. A relay that is not
+// ready fails the spec with its status.
+func HubbleSpec(input func() SpecInput) {
+	It("reports the requests in every cluster's Hubble relay with their clusters' names, and a policy's denials as policy drops", func(ctx SpecContext) {
+		e := input().Env
+		iv := e.Intervals()
+		names := e.Names()
+		policed, allowed := names[0], names[1]
+		admit := e.admitPolicy(allowed)
+		reach := check.AdmitOnly(policed, allowed)
+
+		By("removing a policy an interrupted run left, then putting " + e.Service.Name + " and its backend into their starting state")
+		e.removePolicies(ctx, admit.Name)
+		e.Prepare(ctx)
+		rp := e.reachProbes(ctx)
+
+		By("every cluster's Hubble relay is ready (it sees every node of its cluster)")
+		relays := e.awaitRelays(ctx)
+		By("following every relay's flows between the clients and " + e.Service.Backend.Name)
+		start := time.Now()
+		cols := map[string]*hubble.Collector{}
+		for _, c := range names {
+			col, err := relays[c].Follow(ctx, start, hubble.ProbeFilters(e.Config.Namespace,
+				map[string]string{"app": workload.Client}, map[string]string{"app": e.Service.Backend.Name}))
+			Expect(err).NotTo(HaveOccurred())
+			cols[c] = col
+			DeferCleanup(func() { _ = col.Stop() })
+		}
+
+		By("no policy: every client reaches every backend, through the service and by pod IP")
+		rp.await(ctx, "no policy, observed by Hubble", check.Open, time.Time{}, iv.BackendsSynced)
+
+		By(fmt.Sprintf("[%s] a policy admitting %s only; every client to %s's backend by pod IP", policed, allowed, policed))
+		Expect(e.policyClient(policed).Apply(ctx, admit)).To(Succeed())
+		applied := time.Now()
+		DeferCleanup(func(ctx SpecContext) { e.removePolicies(ctx, admit.Name) })
+		rp.awaitOn(ctx, []string{policed}, fmt.Sprintf("%s admits %s only, observed by Hubble", policed, allowed), reach, applied, iv.BackendsSynced)
+		_, err := e.policyClient(policed).Delete(ctx, e.Config.Namespace, admit.Name)
+		Expect(err).NotTo(HaveOccurred())
+		removed := time.Now()
+
+		By("reading the request flows every relay reported")
+		port := uint32(workload.ParamsFor(e.Config)(e.Clusters[0]).ContainerPort)
+		open, policy := e.openFlows(), e.policyFlows(reach, policed)
+		var flows []hubble.Flow
+		err = kube.Poll(ctx, iv.AnnotationSwitch, iv.Poll, func(context.Context) error {
+			var errs []error
+			flows = nil
+			for _, c := range names {
+				f, err := cols[c].Flows()
+				flows = append(flows, f...)
+				errs = append(errs, err)
+			}
+			requests := hubble.Requests(flows, port)
+			errs = append(errs,
+				wrapPhase("no policy", open.Check(hubble.Between(requests, start, applied))),
+				wrapPhase("policy on "+policed, policy.Check(hubble.Between(requests, applied, removed))),
+				wrapPhase("replies", hubble.Expectation{Ranges: open.Ranges}.Check(flows)))
+			return errors.Join(errs...)
+		})
+		seen := hubble.Count(hubble.Requests(flows, port))
+		for _, c := range names {
+			r := e.Book.New("request flows in "+c+"'s hubble relay (cluster_name of source x destination; drops by reason)", names...)
+			r.Tally, r.Informational, r.Duration = seen.Tally(c, names), true, time.Since(start)
+		}
+		e.Logf("", "request flows by relay:\n%s", seen.Table())
+		Expect(err).NotTo(HaveOccurred())
+	})
+}
+
+func wrapPhase(phase string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", phase, err)
+}
+
+// awaitRelays waits for every cluster's relay; they are closed when the
+// spec ends.
+func (e *Env) awaitRelays(ctx context.Context) map[string]*hubble.Relay {
+	var (
+		mu     sync.Mutex
+		relays = map[string]*hubble.Relay{}
+		errs   []error
+		wg     sync.WaitGroup
+	)
+	for _, h := range e.Handles {
+		wg.Go(func() {
+			r, err := hubble.AwaitRelay(ctx, hubble.AwaitInput{ConnectInput: hubble.ConnectInput{Cluster: h.Name, Client: h.Client,
+				Forwarder: hubble.PortForwarder{REST: h.REST, Client: h.Client}, Log: e.Log},
+				Timeout: e.Intervals().WorkloadReady, Poll: e.Intervals().Poll})
+			mu.Lock()
+			defer mu.Unlock()
+			relays[h.Name] = r
+			errs = append(errs, err)
+		})
+	}
+	wg.Wait()
+	DeferCleanup(func() {
+		for _, r := range relays {
+			_ = r.Close()
+		}
+	})
+	ExpectWithOffset(1, errors.Join(errs...)).NotTo(HaveOccurred())
+	return relays
+}
+
+func (e *Env) ranges() hubble.Ranges {
+	r := hubble.Ranges{}
+	for _, c := range e.Config.Clusters {
+		r[c.Name] = c.PodCIDR
+	}
+	return r
+}
+
+// openFlows: every pair of clusters forwarded, in the source's relay and
+// in the destination's, and nothing dropped.
+func (e *Env) openFlows() hubble.Expectation {
+	x := hubble.Expectation{Ranges: e.ranges()}
+	for _, src := range e.Names() {
+		for _, dst := range e.Names() {
+			for _, relay := range slices.Compact([]string{src, dst}) {
+				p := hubble.Pair{Relay: relay, From: src, To: dst}
+				x.Forwarded = append(x.Forwarded, p)
+				x.NotDropped = append(x.NotDropped, p)
+			}
+		}
+	}
+	return x
+}
+
+// policyFlows: in the policed cluster's relay, the denied sources' requests
+// dropped for a policy reason, the others forwarded and never dropped.
+func (e *Env) policyFlows(reach check.Reach, policed string) hubble.Expectation {
+	x := hubble.Expectation{Ranges: e.ranges()}
+	denied := reach.Denied(e.Names(), policed)
+	for _, src := range e.Names() {
+		p := hubble.Pair{Relay: policed, From: src, To: policed}
+		if slices.Contains(denied, src) {
+			x.PolicyDropped = append(x.PolicyDropped, p)
+			continue
+		}
+		x.Forwarded = append(x.Forwarded, p)
+		x.NotDropped = append(x.NotDropped, p)
+	}
+	return x
+}

@@ -10,6 +10,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/check"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/hubble"
@@ -18,13 +19,15 @@ import (
 )
 
 // HubbleSpec: what each cluster's hubble-relay reports of the spec's
-// requests. With no policy, every pair of clusters shows forwarded request
-// flows, in the source's relay and in the destination's, each endpoint
-// named by its own cluster; with a policy on the first cluster's backend
-// that admits the second cluster only, the first and third clusters'
-// requests to it are DROPPED flows with a policy drop reason in the first
-// cluster's relay, and the second's are forwarded. A relay that is not
-// ready fails the spec with its status.
+// requests. In a ClusterMesh a relay reaches the nodes of every cluster,
+// so each relay must show the whole mesh. With no policy, every pair of
+// clusters shows forwarded request flows, observed on the source's node and
+// on the destination's, each endpoint named by its own cluster; with a
+// policy on the first cluster's backend that admits the second cluster
+// only, the first and third clusters' requests to it are DROPPED flows with
+// a policy drop reason, observed on the first cluster's node, and the
+// second's are forwarded. A relay that is not ready fails the spec with its
+// status.
 func HubbleSpec(input func() SpecInput) {
 	It("reports the requests in every cluster's Hubble relay with their clusters' names, and a policy's denials as policy drops", func(ctx SpecContext) {
 		e := input().Env
@@ -109,11 +112,19 @@ func (e *Env) awaitRelays(ctx context.Context) map[string]*hubble.Relay {
 		errs   []error
 		wg     sync.WaitGroup
 	)
+	// Hubble's peers in a ClusterMesh are the nodes of every cluster: each
+	// relay must reach all of them.
+	nodes := 0
+	for _, h := range e.Handles {
+		list, err := h.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		ExpectWithOffset(1, err).NotTo(HaveOccurred(), "[%s] list nodes", h.Name)
+		nodes += len(list.Items)
+	}
 	for _, h := range e.Handles {
 		wg.Go(func() {
 			r, err := hubble.AwaitRelay(ctx, hubble.AwaitInput{ConnectInput: hubble.ConnectInput{Cluster: h.Name, Client: h.Client,
 				Forwarder: hubble.PortForwarder{REST: h.REST, Client: h.Client}, Log: e.Log},
-				Timeout: e.Intervals().WorkloadReady, Poll: e.Intervals().Poll})
+				Nodes: nodes, Timeout: e.Intervals().WorkloadReady, Poll: e.Intervals().Poll})
 			mu.Lock()
 			defer mu.Unlock()
 			relays[h.Name] = r
@@ -138,35 +149,42 @@ func (e *Env) ranges() hubble.Ranges {
 	return r
 }
 
-// openFlows: every pair of clusters forwarded, in the source's relay and
-// in the destination's, and nothing dropped.
+// openFlows: every relay (each sees the whole mesh) shows every pair of
+// clusters forwarded, observed on the source's node and on the
+// destination's, and nothing dropped.
 func (e *Env) openFlows() hubble.Expectation {
 	x := hubble.Expectation{Ranges: e.ranges()}
-	for _, src := range e.Names() {
-		for _, dst := range e.Names() {
-			for _, relay := range slices.Compact([]string{src, dst}) {
-				p := hubble.Pair{Relay: relay, From: src, To: dst}
-				x.Forwarded = append(x.Forwarded, p)
-				x.NotDropped = append(x.NotDropped, p)
+	for _, relay := range e.Names() {
+		for _, src := range e.Names() {
+			for _, dst := range e.Names() {
+				for _, at := range slices.Compact([]string{src, dst}) {
+					x.Forwarded = append(x.Forwarded, hubble.Pair{Relay: relay, At: at, From: src, To: dst})
+				}
+				x.NotDropped = append(x.NotDropped, hubble.Pair{Relay: relay, From: src, To: dst})
 			}
 		}
 	}
 	return x
 }
 
-// policyFlows: in the policed cluster's relay, the denied sources' requests
-// dropped for a policy reason, the others forwarded and never dropped.
+// policyFlows: in every relay, the denied sources' requests to the policed
+// backend dropped for a policy reason on the policed cluster's node (where
+// ingress policy is enforced), the others forwarded there and never
+// dropped.
 func (e *Env) policyFlows(reach check.Reach, policed string) hubble.Expectation {
 	x := hubble.Expectation{Ranges: e.ranges()}
 	denied := reach.Denied(e.Names(), policed)
-	for _, src := range e.Names() {
-		p := hubble.Pair{Relay: policed, From: src, To: policed}
-		if slices.Contains(denied, src) {
-			x.PolicyDropped = append(x.PolicyDropped, p)
-			continue
+	for _, relay := range e.Names() {
+		for _, src := range e.Names() {
+			p := hubble.Pair{Relay: relay, At: policed, From: src, To: policed}
+			if slices.Contains(denied, src) {
+				x.PolicyDropped = append(x.PolicyDropped, p)
+				continue
+			}
+			x.Forwarded = append(x.Forwarded, p)
+			p.At = ""
+			x.NotDropped = append(x.NotDropped, p)
 		}
-		x.Forwarded = append(x.Forwarded, p)
-		x.NotDropped = append(x.NotDropped, p)
 	}
 	return x
 }

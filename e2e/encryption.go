@@ -9,7 +9,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/cilium"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/cluster"
@@ -33,20 +32,19 @@ func EncryptionSpec(input func() SpecInput) {
 		iv := e.Intervals()
 
 		By("asking the nodes' kernel for a WireGuard link")
-		nodes := 0
-		for _, h := range e.Handles {
-			list, err := h.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-			Expect(err).NotTo(HaveOccurred(), "[%s] list nodes", h.Name)
-			nodes += len(list.Items)
+		nodes, all := 0, e.nodes(ctx)
+		for _, c := range e.Names() {
+			names := all[c]
+			nodes += len(names)
 			if e.Config.Provider != config.ProviderKind {
 				continue // no node containers to ask: the agents say it below
 			}
-			for _, n := range list.Items {
-				err := wireguard.KernelSupport(ctx, cluster.ExecRunner{}, n.Name)
+			for _, n := range names {
+				err := wireguard.KernelSupport(ctx, cluster.ExecRunner{}, n)
 				if u := (*wireguard.Unsupported)(nil); errors.As(err, &u) {
-					Skip(fmt.Sprintf("[%s] %v", h.Name, u))
+					Skip(fmt.Sprintf("[%s] %v", c, u))
 				}
-				Expect(err).NotTo(HaveOccurred(), "[%s]", h.Name)
+				Expect(err).NotTo(HaveOccurred(), "[%s]", c)
 			}
 		}
 

@@ -33,16 +33,10 @@ func HubbleSpec(input func() SpecInput) {
 		e := input().Env
 		iv := e.Intervals()
 		names := e.Names()
-		policed, allowed := names[0], names[1]
-		admit := e.admitPolicy(allowed)
-		reach := check.AdmitOnly(policed, allowed)
+		pc := e.startPolicyCase(ctx)
+		policed, allowed, reach, rp := pc.policed, pc.allowed, pc.reach, pc.probes
 
-		By("removing a policy an interrupted run left, then putting " + e.Service.Name + " and its backend into their starting state")
-		e.removePolicies(ctx, admit.Name)
-		e.Prepare(ctx)
-		rp := e.reachProbes(ctx)
-
-		By("every cluster's Hubble relay is ready (it sees every node of its cluster)")
+		By("every cluster's Hubble relay is ready (it reaches every node of the mesh)")
 		relays := e.awaitRelays(ctx)
 		By("following every relay's flows between the clients and " + e.Service.Backend.Name)
 		start := time.Now()
@@ -58,12 +52,10 @@ func HubbleSpec(input func() SpecInput) {
 		By("no policy: every client reaches every backend, through the service and by pod IP")
 		rp.await(ctx, "no policy, observed by Hubble", check.Open, time.Time{}, iv.BackendsSynced)
 
-		By(fmt.Sprintf("[%s] a policy admitting %s only; every client to %s's backend by pod IP", policed, allowed, policed))
-		Expect(e.policyClient(policed).Apply(ctx, admit)).To(Succeed())
-		applied := time.Now()
-		DeferCleanup(func(ctx SpecContext) { e.removePolicies(ctx, admit.Name) })
+		applied := pc.apply(ctx, e)
+		By(fmt.Sprintf("every client to %s's backend by pod IP", policed))
 		rp.awaitOn(ctx, []string{policed}, fmt.Sprintf("%s admits %s only, observed by Hubble", policed, allowed), reach, applied, iv.BackendsSynced)
-		_, err := e.policyClient(policed).Delete(ctx, e.Config.Namespace, admit.Name)
+		_, err := e.policyClient(policed).Delete(ctx, e.Config.Namespace, pc.admit.Name)
 		Expect(err).NotTo(HaveOccurred())
 		removed := time.Now()
 
@@ -115,10 +107,8 @@ func (e *Env) awaitRelays(ctx context.Context) map[string]*hubble.Relay {
 	// Hubble's peers in a ClusterMesh are the nodes of every cluster: each
 	// relay must reach all of them.
 	nodes := 0
-	for _, h := range e.Handles {
-		list, err := h.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-		ExpectWithOffset(1, err).NotTo(HaveOccurred(), "[%s] list nodes", h.Name)
-		nodes += len(list.Items)
+	for _, names := range e.nodes(ctx) {
+		nodes += len(names)
 	}
 	for _, h := range e.Handles {
 		wg.Go(func() {
@@ -187,4 +177,17 @@ func (e *Env) policyFlows(reach check.Reach, policed string) hubble.Expectation 
 		}
 	}
 	return x
+}
+
+// nodes are the names of every cluster's nodes, by cluster.
+func (e *Env) nodes(ctx context.Context) map[string][]string {
+	out := map[string][]string{}
+	for _, h := range e.Handles {
+		list, err := h.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		ExpectWithOffset(1, err).NotTo(HaveOccurred(), "[%s] list nodes", h.Name)
+		for _, n := range list.Items {
+			out[h.Name] = append(out[h.Name], n.Name)
+		}
+	}
+	return out
 }

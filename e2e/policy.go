@@ -28,24 +28,14 @@ func PolicySpec(input func() SpecInput) {
 	It("admits only the named remote cluster's clients to the policed backend, through the global service and by pod IP, and every client again once the policy is gone", func(ctx SpecContext) {
 		e := input().Env
 		iv := e.Intervals()
-		names := e.Names()
-		policed, allowed := names[0], names[1]
-		admit := e.admitPolicy(allowed)
-
-		By("removing a policy an interrupted run left, then putting " + e.Service.Name + " and its backend into their starting state")
-		e.removePolicies(ctx, admit.Name)
-		e.Prepare(ctx)
-		rp := e.reachProbes(ctx)
+		pc := e.startPolicyCase(ctx)
+		policed, allowed, reach := pc.policed, pc.allowed, pc.reach
 
 		By("no policy: every backend answers every client, through the service and by pod IP")
-		rp.await(ctx, "no policy", check.Open, time.Time{}, iv.BackendsSynced)
+		pc.probes.await(ctx, "no policy", check.Open, time.Time{}, iv.BackendsSynced)
 
-		By(fmt.Sprintf("[%s] a CiliumNetworkPolicy on %s admitting app=%s from %s only", policed, e.Service.Backend.Name, workload.Client, allowed))
-		Expect(e.policyClient(policed).Apply(ctx, admit)).To(Succeed())
-		applied := time.Now()
-		DeferCleanup(func(ctx SpecContext) { e.removePolicies(ctx, admit.Name) })
-		reach := check.AdmitOnly(policed, allowed)
-		denied := rp.await(ctx, fmt.Sprintf("%s admits %s only", policed, allowed), reach, applied, iv.BackendsSynced)
+		applied := pc.apply(ctx, e)
+		denied := pc.probes.await(ctx, fmt.Sprintf("%s admits %s only", policed, allowed), reach, applied, iv.BackendsSynced)
 		for _, sw := range denied[policed] {
 			if reach(sw.Source, policed) == verdict.ResultDropped {
 				e.timing(sw.Source, "policy applied -> first request dropped by "+policed+"'s backend (pod IP)", sw.First)
@@ -53,17 +43,51 @@ func PolicySpec(input func() SpecInput) {
 		}
 
 		By(fmt.Sprintf("[%s] deleting the policy", policed))
-		deleted, err := e.policyClient(policed).Delete(ctx, e.Config.Namespace, admit.Name)
+		deleted, err := e.policyClient(policed).Delete(ctx, e.Config.Namespace, pc.admit.Name)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(deleted).To(BeTrue(), "the policy was gone before the spec deleted it")
 		removed := time.Now()
-		restored := rp.await(ctx, "policy removed: every backend answers every client", check.Open, removed, iv.BackendsSynced)
+		restored := pc.probes.await(ctx, "policy removed: every backend answers every client", check.Open, removed, iv.BackendsSynced)
 		for _, sw := range restored[policed] {
 			if reach(sw.Source, policed) == verdict.ResultDropped {
 				e.timing(sw.Source, "policy deleted -> first answer from "+policed+"'s backend (pod IP)", sw.First)
 			}
 		}
 	})
+}
+
+// policyCase is where both policy specs start: the spec's backend in the
+// first cluster (policed) is to admit the clients of the second (allowed)
+// only.
+type policyCase struct {
+	policed, allowed string
+	admit            policy.AdmitFromCluster
+	reach            check.Reach
+	probes           reachProbes
+}
+
+// startPolicyCase removes the spec's policy an interrupted run left, puts
+// the spec's service and backend into their starting state and finds the
+// backend's pods.
+func (e *Env) startPolicyCase(ctx context.Context) policyCase {
+	names := e.Names()
+	pc := policyCase{policed: names[0], allowed: names[1]}
+	pc.admit, pc.reach = e.admitPolicy(pc.allowed), check.AdmitOnly(pc.policed, pc.allowed)
+	By("removing a policy an interrupted run left, then putting " + e.Service.Name + " and its backend into their starting state")
+	e.removePolicies(ctx, pc.admit.Name)
+	e.Prepare(ctx)
+	pc.probes = e.reachProbes(ctx)
+	return pc
+}
+
+// apply writes the policy (removed again when the spec ends, if still
+// there) and returns when the API server took it.
+func (pc policyCase) apply(ctx context.Context, e *Env) time.Time {
+	By(fmt.Sprintf("[%s] a CiliumNetworkPolicy on %s admitting app=%s from %s only", pc.policed, e.Service.Backend.Name, workload.Client, pc.allowed))
+	ExpectWithOffset(1, e.policyClient(pc.policed).Apply(ctx, pc.admit)).To(Succeed())
+	applied := time.Now()
+	DeferCleanup(func(ctx SpecContext) { e.removePolicies(ctx, pc.admit.Name) })
+	return applied
 }
 
 // admitPolicy is the spec's policy: on its backend, admitting the client

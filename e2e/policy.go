@@ -38,7 +38,7 @@ func PolicySpec(input func() SpecInput) {
 		denied := pc.probes.await(ctx, fmt.Sprintf("%s admits %s only", policed, allowed), reach, applied, iv.BackendsSynced)
 		for _, sw := range denied[policed] {
 			if reach(sw.Source, policed) == verdict.ResultDropped {
-				e.timing(sw.Source, "policy applied -> first request dropped by "+policed+"'s backend (pod IP)", sw.First)
+				e.timing(sw.Source, "policy applied -> first request dropped by "+policed+"'s backend (pod IP)"+atOnce(sw), sw.First)
 			}
 		}
 
@@ -50,10 +50,19 @@ func PolicySpec(input func() SpecInput) {
 		restored := pc.probes.await(ctx, "policy removed: every backend answers every client", check.Open, removed, iv.BackendsSynced)
 		for _, sw := range restored[policed] {
 			if reach(sw.Source, policed) == verdict.ResultDropped {
-				e.timing(sw.Source, "policy deleted -> first answer from "+policed+"'s backend (pod IP)", sw.First)
+				e.timing(sw.Source, "policy deleted -> first answer from "+policed+"'s backend (pod IP)"+atOnce(sw), sw.First)
 			}
 		}
 	})
+}
+
+// atOnce marks a switch that was done before the first request: its time
+// is an upper bound (the probe's own start-up).
+func atOnce(sw check.Switch) string {
+	if sw.AtOnce {
+		return " (at most: the first request already was)"
+	}
+	return ""
 }
 
 // policyCase is where both policy specs start: the spec's backend in the

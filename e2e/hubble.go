@@ -75,7 +75,7 @@ func HubbleSpec(input func() SpecInput) {
 			errs = append(errs,
 				wrapPhase("no policy", open.Check(hubble.Between(requests, start, applied))),
 				wrapPhase("policy on "+policed, policy.Check(hubble.Between(requests, applied, removed))),
-				wrapPhase("replies", hubble.Expectation{Ranges: open.Ranges}.Check(flows)))
+				wrapPhase("every flow (replies too)", hubble.Expectation{Ranges: open.Ranges}.Check(flows)))
 			return errors.Join(errs...)
 		})
 		seen := hubble.Count(hubble.Requests(flows, port))

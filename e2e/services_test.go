@@ -26,7 +26,7 @@ func TestServiceGatesListEveryService(t *testing.T) {
 		}
 	}
 	for _, spec := range []string{workload.SpecGlobal, workload.SpecShared, workload.SpecCombined, workload.SpecRuntime,
-		workload.SpecAffinityLocal, workload.SpecAffinityRemote, workload.SpecAffinityNone, workload.SpecUpgrade,
+		workload.SpecAffinityLocal, workload.SpecAffinityRemote, workload.SpecAffinityNone, workload.SpecPolicy, workload.SpecHubble, workload.SpecUpgrade,
 		workload.SpecSeed, workload.SpecMultiPort, workload.SpecRecreate} {
 		if !slices.Contains(names, workload.ServiceFor(spec).Name) {
 			t.Errorf("spec %s probes %s, which is not gated", spec, workload.ServiceFor(spec).Name)

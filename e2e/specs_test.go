@@ -80,6 +80,22 @@ var _ = Describe("Pod IP routing", LabelRouting, func() {
 	PodIPRoutingSpec(input)
 })
 
+// The policy specs wait out dropped requests (a request timeout each), so
+// they start early.
+var _ = Describe("Network policy across clusters", SpecPriority(5), LabelPolicy, func() {
+	When("the first cluster's backend admits the second cluster's clients only", func() {
+		PolicySpec(inputFor(workload.SpecPolicy))
+	})
+})
+
+var _ = Describe("Hubble", SpecPriority(5), LabelHubble, LabelPolicy, func() {
+	HubbleSpec(inputFor(workload.SpecHubble))
+})
+
+var _ = Describe("Transparent encryption", LabelEncryption, func() {
+	EncryptionSpec(input)
+})
+
 // clusterNames are the configured clusters, in order: the tree is built
 // after the configuration is loaded.
 func clusterNames() []string {

@@ -36,6 +36,10 @@ var (
 	// LabelReadiness: a backend not ready, then terminating.
 	LabelReadiness = Label("readiness")
 	LabelShapes    = Label("shapes")
+	// Network policy across clusters, Hubble's view of it, encryption.
+	LabelPolicy     = Label("policy")
+	LabelHubble     = Label("hubble")
+	LabelEncryption = Label("encryption")
 )
 
 var (

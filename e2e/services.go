@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"io"
 
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/cilium"
@@ -16,10 +15,4 @@ import (
 // of them is gated, not only helloworld.
 func ServiceGates(cfg config.Config, hs []cluster.Handle, log io.Writer) []cilium.ServiceBackendsInput {
 	return cilium.ServiceGates(cilium.GateInput{Handles: hs, Intervals: cfg.Intervals, Log: log}, cfg.Namespace, workload.ServiceNames())
-}
-
-// GateServices waits for every agent to have every service's backends from
-// every cluster (cilium.GateServices over workload.ServiceNames).
-func GateServices(ctx context.Context, cfg config.Config, hs []cluster.Handle, log io.Writer) error {
-	return cilium.GateServices(ctx, cilium.GateInput{Handles: hs, Intervals: cfg.Intervals, Log: log}, cfg.Namespace, workload.ServiceNames())
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/artifacts"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/bringup"
-	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/cilium"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/cluster"
 	"github.com/clustermesh-conformance/clustermesh-e2e/fixtures/config"
 )
@@ -28,7 +27,7 @@ type Mesh struct {
 
 // Plan computes the plan (read only) and prints it.
 func (m *Mesh) Plan(ctx context.Context) (*bringup.Plan, error) {
-	b, err := bringup.New(m.Config, bringup.Options{Log: m.Log})
+	b, err := bringup.New(m.Config, bringup.Options{Log: m.Log, Workload: true})
 	if err != nil {
 		return nil, err
 	}
@@ -42,8 +41,9 @@ func (m *Mesh) Plan(ctx context.Context) (*bringup.Plan, error) {
 }
 
 // Up carries the plan out: clusters created or reused, Cilium installed,
-// kept, upgraded or used as it is, the mesh gated. The workload is the
-// suite's next step.
+// kept, upgraded or used as it is, the workload applied while the agents
+// start, the mesh and every service's backends gated (the same Apply as
+// make kind-up).
 func (m *Mesh) Up(ctx context.Context, p *bringup.Plan) ([]cluster.Handle, error) {
 	if m.b == nil {
 		return nil, errors.New("mesh: Plan first")
@@ -65,17 +65,6 @@ func (m *Mesh) Down(ctx context.Context) error {
 		return nil
 	}
 	return m.b.Teardown(ctx)
-}
-
-// Gate waits until the datapath is ready for the specs: every agent sees
-// every other cluster, and every agent has the backends of all clusters for
-// every service a spec will probe (fixtures/cilium's gates, GateServices).
-func Gate(ctx context.Context, cfg config.Config, hs []cluster.Handle, log io.Writer) error {
-	in := cilium.GateInput{Handles: hs, Intervals: cfg.Intervals, Log: log}
-	if err := cilium.GateMesh(ctx, in); err != nil {
-		return err
-	}
-	return GateServices(ctx, cfg, hs, log)
 }
 
 // Collect writes the failure artifacts of every cluster under ARTIFACTS

@@ -155,21 +155,9 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 		}
 	}, NodeTimeout(2*time.Minute))
 
-	By("carrying the plan out: clusters, Cilium, CA, mesh")
+	By("carrying the plan out: clusters, Cilium, CA, the workload, the mesh and every service's backends gated")
 	handles, err := mesh.Up(ctx, plan)
 	Expect(err).NotTo(HaveOccurred())
-
-	By("deploying helloworld and the client to every cluster")
-	Expect(workload.Deploy(ctx, workload.DeployInput{
-		Clusters:  handles,
-		Namespace: cfg.Namespace,
-		Params:    workload.ParamsFor(cfg),
-		Wait:      workload.Wait{Timeout: cfg.Intervals.WorkloadReady, Poll: cfg.Intervals.Poll},
-		Log:       GinkgoWriter,
-	})).To(Succeed())
-
-	By("gating on the mesh and on every agent having helloworld's backends from every cluster")
-	Expect(Gate(ctx, cfg, handles, GinkgoWriter)).To(Succeed())
 	GinkgoWriter.Printf("suite setup took %s\n", time.Since(start).Round(time.Millisecond))
 
 	setupHandles = handles

@@ -41,10 +41,14 @@ type faultRun struct {
 	tl      check.Timeline
 }
 
-// views reads every cluster's view of the others, with the agents'
-// backends of the spec's service.
-func views(e *Env) check.MeshViews {
-	return check.MeshViews{Agents: e.Agents, Namespace: e.Config.Namespace, Service: e.Service.Name}
+// views reads every cluster's view of the others and, withBackends, the
+// agents' backends of the spec's service (a read more per look).
+func views(e *Env, withBackends bool) check.MeshViews {
+	v := check.MeshViews{Agents: e.Agents}
+	if withBackends {
+		v.Namespace, v.Service = e.Config.Namespace, e.Service.Name
+	}
+	return v
 }
 
 // faultBefore is the before-part: every cluster answers every source, and
@@ -57,15 +61,16 @@ func faultBefore(ctx context.Context, e *Env, state string) check.Snapshot {
 	By("before: every agent and KVStoreMesh sees every other cluster ready")
 	var base check.Snapshot
 	ExpectWithOffset(1, kube.Poll(ctx, iv.MeshReady, iv.Poll, func(ctx context.Context) error {
-		base = views(e).Observe(ctx)
+		base = views(e, false).Observe(ctx)
 		return base.AllReady()
 	})).To(Succeed())
 	return base
 }
 
 // startFault starts the background probe of the spec's service from every
-// cluster and the watch of every cluster's views; both end with the spec.
-func startFault(ctx context.Context, e *Env) *faultRun {
+// cluster and the watch of every cluster's views (withBackends: and of the
+// agents' backends); both end with the spec.
+func startFault(ctx context.Context, e *Env, withBackends bool) *faultRun {
 	iv := e.Intervals()
 	clients := make([]probe.Client, 0, len(e.Names()))
 	for _, n := range e.Names() {
@@ -75,7 +80,7 @@ func startFault(ctx context.Context, e *Env) *faultRun {
 	f := &faultRun{e: e}
 	f.bg = probe.StartBackground(ctx, probe.BackgroundInput{Clients: clients, URL: probe.ServiceURL(e.Service.Name, e.Config.Namespace),
 		Batch: UpgradeBatch, Timeout: iv.Request, Known: e.Known, Log: GinkgoWriter})
-	f.watch = check.StartWatch(ctx, check.WatchInput{Observe: views(e).Observe, Every: iv.Poll})
+	f.watch = check.StartWatch(ctx, check.WatchInput{Observe: views(e, withBackends).Observe, Every: iv.Poll})
 	DeferCleanup(f.stop)
 	return f
 }
@@ -97,9 +102,9 @@ func (f *faultRun) disturbance(began time.Time) check.Disturbance {
 }
 
 // faultAfter is the after-part: the readiness gates pass again and every
-// cluster answers every source (each source's return timed from since,
-// which is sinceWhat). The gates' time goes into r.
-func faultAfter(ctx context.Context, e *Env, r *verdict.Report, state string, since time.Time, sinceWhat string) {
+// cluster answers every source. The time from since (which is sinceWhat)
+// to the gates passing goes into the state's report.
+func faultAfter(ctx context.Context, e *Env, state string, since time.Time, sinceWhat string) {
 	iv := e.Intervals()
 	gate := cilium.GateInput{Handles: e.Handles, Intervals: iv, Log: GinkgoWriter}
 	By("after: every agent, operator and ClusterMesh API server healthy, every agent sees every other cluster")
@@ -108,9 +113,10 @@ func faultAfter(ctx context.Context, e *Env, r *verdict.Report, state string, si
 	By("after: every agent has " + e.Service.Name + "'s backends of every cluster")
 	ExpectWithOffset(1, cilium.GateServiceBackends(ctx, cilium.ServiceBackendsInput{GateInput: gate,
 		Namespace: e.Config.Namespace, Name: e.Service.Name, WantPerCluster: 1})).To(Succeed())
-	r.Timings = append(r.Timings, verdict.Timing{Name: "agents, mesh and backends gates passed, after " + sinceWhat, Duration: time.Since(since)})
+	gates := time.Since(since)
 	By("after: probing the global service from every cluster")
-	e.AwaitState(ctx, e.Everyone(state), since, iv.BackendsSynced)
+	e.AwaitState(ctx, e.Everyone(state), time.Time{}, iv.BackendsSynced)
+	e.Book.AddTiming(verdict.Timing{Name: "agents, mesh and backends gates passed, after " + sinceWhat, Duration: gates})
 }
 
 // skipUnlessOwned skips the spec when err refuses the fault for ownership.
@@ -173,7 +179,7 @@ func APIServerRestartSpec(input func() SpecInput) {
 		oldIDs := base.Views[check.ViewKey{Observer: e.Others(target)[0], Via: via, Remote: target}].IDs
 		Expect(oldIDs).To(HaveLen(1), "the etcd of %s's ClusterMesh API server as %s sees it", target, e.Others(target)[0])
 
-		f := startFault(ctx, e)
+		f := startFault(ctx, e, false)
 		By("[" + target + "] deleting the clustermesh-apiserver pod")
 		rs, err := fault.RestartPod(ctx, fault.RestartInput{Cluster: h, Releases: cilium.HelmReleases{}, Selector: cilium.APIServerSelector,
 			Timeout: iv.CiliumReady, Poll: iv.Poll, Log: GinkgoWriter})
@@ -209,9 +215,7 @@ func APIServerRestartSpec(input func() SpecInput) {
 				check.FailuresWithin(window, e.Config.FaultOutageBudget)))
 		during.SetVerdict(duringErr)
 
-		after := e.Book.New("after "+target+"'s ClusterMesh API server restarted", e.Names()...)
-		faultAfter(ctx, e, after, "after "+target+"'s ClusterMesh API server restarted", end, "every agent reconnected")
-		after.SetVerdict(nil)
+		faultAfter(ctx, e, "after "+target+"'s ClusterMesh API server restarted", end, "every agent reconnected")
 		Expect(duringErr).NotTo(HaveOccurred(), "while %s's ClusterMesh API server restarted", target)
 	})
 }
@@ -238,7 +242,7 @@ func AgentRestartSpec(input func() SpecInput) {
 		node, err := clientNode(ctx, e, target)
 		Expect(err).NotTo(HaveOccurred())
 
-		f := startFault(ctx, e)
+		f := startFault(ctx, e, false)
 		By(fmt.Sprintf("[%s] deleting the cilium agent pod of node %s (the client's)", target, node))
 		rs, err := fault.RestartPod(ctx, fault.RestartInput{Cluster: h, Releases: cilium.HelmReleases{}, Selector: cilium.AgentSelector, Node: node,
 			Timeout: iv.CiliumReady, Poll: iv.Poll, Log: GinkgoWriter})
@@ -272,9 +276,7 @@ func AgentRestartSpec(input func() SpecInput) {
 			wrap("each source's longest run of failed requests within the outage budget", check.FailuresWithin(d.Record.Between(rs.Deleted, end), budget)))
 		during.SetVerdict(duringErr)
 
-		after := e.Book.New("after "+target+"'s agent restarted", e.Names()...)
-		faultAfter(ctx, e, after, "after "+target+"'s agent restarted", end, "the probing ended")
-		after.SetVerdict(nil)
+		faultAfter(ctx, e, "after "+target+"'s agent restarted", end, "the probing ended")
 		Expect(duringErr).NotTo(HaveOccurred(), "while %s's agent restarted", target)
 	})
 }
@@ -310,7 +312,7 @@ func PartitionSpec(input func() SpecInput) {
 		base := faultBefore(ctx, e, "before "+target+" is cut off")
 		via := remoteVia(base, e.Others(target)[0], target)
 
-		f := startFault(ctx, e)
+		f := startFault(ctx, e, true)
 		By("[" + target + "] cutting it off from the other clusters' nodes")
 		p, err := fault.Cut(ctx, fault.PartitionInput{Isolated: target, Nodes: nodes, Runner: cluster.ExecRunner{}, Log: GinkgoWriter})
 		Expect(err).NotTo(HaveOccurred())
@@ -373,7 +375,7 @@ func PartitionSpec(input func() SpecInput) {
 			e.Logf(target, "cut for %s; every agent and KVStoreMesh ready again %s after the heal", healed.Sub(cut).Round(time.Millisecond), back.At.Sub(healed).Round(time.Millisecond))
 		}
 		after.SetVerdict(wrap("every agent and KVStoreMesh ready again", ready))
-		faultAfter(ctx, e, after, "after the cut of "+target+" healed", healed, "the heal")
+		faultAfter(ctx, e, "after the cut of "+target+" healed", healed, "the heal")
 		Expect(errors.Join(duringErr, wrap("after the heal", ready))).NotTo(HaveOccurred(), "while %s was cut off", target)
 	})
 }

@@ -146,15 +146,6 @@ func keysOf(e *Env, via, remote string) []check.ViewKey {
 	return keys
 }
 
-// keysFrom are observer's views of every other cluster, through via.
-func keysFrom(e *Env, via, observer string) []check.ViewKey {
-	var keys []check.ViewKey
-	for _, o := range e.Others(observer) {
-		keys = append(keys, check.ViewKey{Observer: observer, Via: via, Remote: o})
-	}
-	return keys
-}
-
 // APIServerRestartSpec: the ClusterMesh API server of one cluster is
 // restarted (its pod deleted; the Deployment of the suite's Cilium release
 // makes a new one). Cilium keeps the last-known state of a remote cluster
@@ -199,14 +190,7 @@ func APIServerRestartSpec(input func() SpecInput) {
 			e.Logf(target, "clustermesh-apiserver restarted: new pod Ready after %s, every agent and KVStoreMesh reconnected after %s",
 				rs.Replaced.Round(time.Millisecond), end.Sub(rs.Deleted).Round(time.Millisecond))
 		}
-		var keys []check.ViewKey
-		for _, n := range e.Names() {
-			keys = append(keys, keysFrom(e, check.ViaAgents, n)...)
-			if via == check.ViaKVStoreMesh {
-				keys = append(keys, keysFrom(e, check.ViaKVStoreMesh, n)...)
-			}
-		}
-		during.Timings = append(during.Timings, d.ViewTimings(keys, end, time.Time{}, GinkgoWriter)...)
+		during.Timings = append(during.Timings, d.ViewTimings(base.Keys(), end, time.Time{}, GinkgoWriter)...)
 		window := d.Record.Between(rs.Deleted, end)
 		duringErr := errors.Join(
 			wrap("every agent reconnected", reconnect),
@@ -238,7 +222,7 @@ func AgentRestartSpec(input func() SpecInput) {
 		skipUnlessOwned(fault.CheckRelease(ctx, cilium.HelmReleases{}, h, "the cilium agent pod"))
 		By("putting the spec's service " + e.Service.Name + " into its starting state")
 		e.Prepare(ctx)
-		faultBefore(ctx, e, "before "+target+"'s agent restarts")
+		base := faultBefore(ctx, e, "before "+target+"'s agent restarts")
 		node, err := clientNode(ctx, e, target)
 		Expect(err).NotTo(HaveOccurred())
 
@@ -266,11 +250,7 @@ func AgentRestartSpec(input func() SpecInput) {
 			e.Logf(target, "agent %s restarted: new pod %s Ready after %s, every agent and KVStoreMesh ready after %s",
 				rs.Old, rs.New, rs.Replaced.Round(time.Millisecond), back.At.Sub(rs.Deleted).Round(time.Millisecond))
 		}
-		var keys []check.ViewKey
-		for _, n := range e.Names() {
-			keys = append(keys, keysFrom(e, check.ViaAgents, n)...)
-		}
-		during.Timings = append(during.Timings, d.ViewTimings(keys, end, time.Time{}, GinkgoWriter)...)
+		during.Timings = append(during.Timings, d.ViewTimings(base.Keys(), end, time.Time{}, GinkgoWriter)...)
 		duringErr := errors.Join(
 			wrap("every agent ready again", ready),
 			wrap("each source's longest run of failed requests within the outage budget", check.FailuresWithin(d.Record.Between(rs.Deleted, end), budget)))
@@ -337,14 +317,7 @@ func PartitionSpec(input func() SpecInput) {
 		d := f.disturbance(cut)
 
 		during := d.Report(e.Book, fmt.Sprintf("while %s was cut off (%s)", target, iv.Partition), cut, healed, GinkgoWriter)
-		var keys []check.ViewKey
-		for _, n := range e.Names() {
-			keys = append(keys, keysFrom(e, check.ViaAgents, n)...)
-			if via == check.ViaKVStoreMesh {
-				keys = append(keys, keysFrom(e, check.ViaKVStoreMesh, n)...)
-			}
-		}
-		during.Timings = append(during.Timings, d.ViewTimings(keys, healed, healed, GinkgoWriter)...)
+		during.Timings = append(during.Timings, d.ViewTimings(base.Keys(), healed, healed, GinkgoWriter)...)
 		// The cut must have reached the mesh: the connections to the cut
 		// cluster were seen down, and nobody else was answered by it once
 		// requests made before the cut had ended.

@@ -282,7 +282,7 @@ func PartitionSpec(input func() SpecInput) {
 		if e.Config.Provider != config.ProviderKind {
 			Skip(fmt.Sprintf("the cut is made with iptables in kind node containers the suite created; provider %q has none", e.Config.Provider))
 		}
-		kind := cluster.NewKind(e.Config, cluster.Options{Log: GinkgoWriter})
+		kind := cluster.NewKind(e.Config, cluster.Options{Log: GinkgoWriter, Runner: cluster.ExecRunner{}})
 		nodes, err := fault.KindNodes(ctx, fault.KindNodesInput{Clusters: e.Names(), Marker: kind.Marker, Runner: cluster.ExecRunner{}})
 		skipUnlessOwned(err)
 		ttl := cacheTTLs(ctx, e)

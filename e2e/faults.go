@@ -103,20 +103,28 @@ func (f *faultRun) disturbance(began time.Time) check.Disturbance {
 
 // faultAfter is the after-part: the readiness gates pass again and every
 // cluster answers every source. The time from since (which is sinceWhat)
-// to the gates passing goes into the state's report.
-func faultAfter(ctx context.Context, e *Env, state string, since time.Time, sinceWhat string) {
+// to the gates passing goes into the state's report. It returns what
+// failed; the probe runs even when a gate failed (its matrix shows what
+// the clients got).
+func faultAfter(ctx context.Context, e *Env, state string, since time.Time, sinceWhat string) error {
 	iv := e.Intervals()
 	gate := cilium.GateInput{Handles: e.Handles, Intervals: iv, Log: GinkgoWriter}
-	By("after: every agent, operator and ClusterMesh API server healthy, every agent sees every other cluster")
-	ExpectWithOffset(1, cilium.GateAgents(ctx, gate)).To(Succeed())
-	ExpectWithOffset(1, cilium.GateMesh(ctx, gate)).To(Succeed())
-	By("after: every agent has " + e.Service.Name + "'s backends of every cluster")
-	ExpectWithOffset(1, cilium.GateServiceBackends(ctx, cilium.ServiceBackendsInput{GateInput: gate,
-		Namespace: e.Config.Namespace, Name: e.Service.Name, WantPerCluster: 1})).To(Succeed())
+	By("after: every agent, operator and ClusterMesh API server healthy, every agent sees every other cluster, every agent has " + e.Service.Name + "'s backends of every cluster")
+	err := cilium.GateAgents(ctx, gate)
+	if err == nil {
+		err = cilium.GateMesh(ctx, gate)
+	}
+	if err == nil {
+		err = cilium.GateServiceBackends(ctx, cilium.ServiceBackendsInput{GateInput: gate,
+			Namespace: e.Config.Namespace, Name: e.Service.Name, WantPerCluster: 1})
+	}
 	gates := time.Since(since)
 	By("after: probing the global service from every cluster")
-	e.AwaitState(ctx, e.Everyone(state), time.Time{}, iv.BackendsSynced)
-	e.Book.AddTiming(verdict.Timing{Name: "agents, mesh and backends gates passed, after " + sinceWhat, Duration: gates})
+	_, aerr := e.Await(ctx, e.Everyone(state), time.Time{}, iv.BackendsSynced)
+	if err == nil {
+		e.Book.AddTiming(verdict.Timing{Name: "agents, mesh and backends gates passed, after " + sinceWhat, Duration: gates})
+	}
+	return errors.Join(wrap("after: the readiness gates", err), wrap("after: every cluster answers every source", aerr))
 }
 
 // skipUnlessOwned skips the spec when err refuses the fault for ownership.
@@ -199,8 +207,8 @@ func APIServerRestartSpec(input func() SpecInput) {
 				check.FailuresWithin(window, e.Config.FaultOutageBudget)))
 		during.SetVerdict(duringErr)
 
-		faultAfter(ctx, e, "after "+target+"'s ClusterMesh API server restarted", end, "every agent reconnected")
-		Expect(duringErr).NotTo(HaveOccurred(), "while %s's ClusterMesh API server restarted", target)
+		afterErr := faultAfter(ctx, e, "after "+target+"'s ClusterMesh API server restarted", end, "every agent reconnected")
+		Expect(errors.Join(duringErr, afterErr)).NotTo(HaveOccurred(), "%s's ClusterMesh API server restarted", target)
 	})
 }
 
@@ -256,8 +264,8 @@ func AgentRestartSpec(input func() SpecInput) {
 			wrap("each source's longest run of failed requests within the outage budget", check.FailuresWithin(d.Record.Between(rs.Deleted, end), budget)))
 		during.SetVerdict(duringErr)
 
-		faultAfter(ctx, e, "after "+target+"'s agent restarted", end, "the probing ended")
-		Expect(duringErr).NotTo(HaveOccurred(), "while %s's agent restarted", target)
+		afterErr := faultAfter(ctx, e, "after "+target+"'s agent restarted", end, "the probing ended")
+		Expect(errors.Join(duringErr, afterErr)).NotTo(HaveOccurred(), "%s's agent restarted", target)
 	})
 }
 
@@ -297,9 +305,11 @@ func PartitionSpec(input func() SpecInput) {
 
 		f := startFault(ctx, e, true)
 		By("[" + target + "] cutting it off from the other clusters' nodes")
+		cutting := time.Now()
 		p, err := fault.Cut(ctx, fault.PartitionInput{Isolated: target, Nodes: nodes, Runner: cluster.ExecRunner{}, Log: GinkgoWriter})
 		Expect(err).NotTo(HaveOccurred())
 		cut := time.Now() // every node drops from here
+		cutTook := cut.Sub(cutting)
 		// An interrupted or failed spec heals too; a second Heal does nothing.
 		DeferCleanup(func(ctx SpecContext) {
 			Expect(p.Heal(ctx)).To(Succeed())
@@ -316,12 +326,15 @@ func PartitionSpec(input func() SpecInput) {
 		By("waiting until every agent and KVStoreMesh sees every remote cluster ready again")
 		back, ready := f.watch.Until(ctx, healed, iv.MeshReady, check.Snapshot.AllReady)
 		By("probing the global service from every cluster until every cluster answers every source again")
-		e.AwaitState(ctx, e.Everyone("right after the cut of "+target+" healed"), time.Time{}, iv.BackendsSynced)
+		_, recovered := e.Await(ctx, e.Everyone("right after the cut of "+target+" healed"), time.Time{}, iv.BackendsSynced)
 		end := time.Now()
 		d := f.disturbance(cut)
 
 		during := d.Report(e.Book, fmt.Sprintf("while %s was cut off (%s)", target, healing.Sub(cut).Round(time.Second)), cut, healing, GinkgoWriter)
-		during.Timings = append(during.Timings, d.ViewTimings(base.Keys(), healing, healed, GinkgoWriter)...)
+		during.Timings = append(during.Timings,
+			verdict.Timing{Name: "the cut: rules in every node", Source: target, Duration: cutTook},
+			verdict.Timing{Name: "the heal: rules out of every node", Source: target, Duration: healed.Sub(healing)})
+		during.Timings = append(during.Timings, d.ViewTimings(base.Keys(), healing, healing, GinkgoWriter)...)
 		if err := check.SawLost(d.Timeline, keysOf(e, via, target), cut, healing); err != nil {
 			e.Logf(target, "the other clusters never saw it not ready while it was cut off: %v", err)
 		}
@@ -345,14 +358,15 @@ func PartitionSpec(input func() SpecInput) {
 		for _, o := range others {
 			lost[o] = []string{target}
 		}
-		after.Timings = append(after.Timings, d.FirstAnswers(healed, "the heal", lost, GinkgoWriter)...)
+		after.Timings = append(after.Timings, d.FirstAnswers(healing, "the heal began", lost, GinkgoWriter)...)
 		if ready == nil {
-			after.Timings = append(after.Timings, verdict.Timing{Name: "every agent and KVStoreMesh ready again, after the heal", Source: target, Duration: back.At.Sub(healed)})
-			e.Logf(target, "cut for %s; every agent and KVStoreMesh ready again %s after the heal", healing.Sub(cut).Round(time.Millisecond), back.At.Sub(healed).Round(time.Millisecond))
+			after.Timings = append(after.Timings, verdict.Timing{Name: "every agent and KVStoreMesh ready again, after the heal began", Source: target, Duration: back.At.Sub(healing)})
+			e.Logf(target, "cut for %s; every agent and KVStoreMesh ready again %s after the heal began", healing.Sub(cut).Round(time.Millisecond), back.At.Sub(healing).Round(time.Millisecond))
 		}
-		after.SetVerdict(wrap("every agent and KVStoreMesh ready again", ready))
-		faultAfter(ctx, e, "after the cut of "+target+" healed", healed, "the heal")
-		Expect(errors.Join(duringErr, wrap("after the heal", ready))).NotTo(HaveOccurred(), "while %s was cut off", target)
+		afterErr := errors.Join(wrap("every agent and KVStoreMesh ready again", ready), wrap("every cluster answers every source again", recovered))
+		after.SetVerdict(afterErr)
+		afterErr = errors.Join(afterErr, faultAfter(ctx, e, "after the cut of "+target+" healed", healed, "the heal"))
+		Expect(errors.Join(duringErr, afterErr)).NotTo(HaveOccurred(), "%s was cut off", target)
 	})
 }
 

@@ -208,7 +208,7 @@ func APIServerRestartSpec(input func() SpecInput) {
 		during.SetVerdict(duringErr)
 
 		afterErr := faultAfter(ctx, e, "after "+target+"'s ClusterMesh API server restarted", end, "every agent reconnected")
-		Expect(errors.Join(duringErr, afterErr)).NotTo(HaveOccurred(), "%s's ClusterMesh API server restarted", target)
+		failIf(errors.Join(duringErr, afterErr), "%s's ClusterMesh API server restarted", target)
 	})
 }
 
@@ -265,7 +265,7 @@ func AgentRestartSpec(input func() SpecInput) {
 		during.SetVerdict(duringErr)
 
 		afterErr := faultAfter(ctx, e, "after "+target+"'s agent restarted", end, "the probing ended")
-		Expect(errors.Join(duringErr, afterErr)).NotTo(HaveOccurred(), "%s's agent restarted", target)
+		failIf(errors.Join(duringErr, afterErr), "%s's agent restarted", target)
 	})
 }
 
@@ -366,7 +366,7 @@ func PartitionSpec(input func() SpecInput) {
 		afterErr := errors.Join(wrap("every agent and KVStoreMesh ready again", ready), wrap("every cluster answers every source again", recovered))
 		after.SetVerdict(afterErr)
 		afterErr = errors.Join(afterErr, faultAfter(ctx, e, "after the cut of "+target+" healed", healed, "the heal"))
-		Expect(errors.Join(duringErr, afterErr)).NotTo(HaveOccurred(), "%s was cut off", target)
+		failIf(errors.Join(duringErr, afterErr), "%s was cut off", target)
 	})
 }
 
@@ -425,6 +425,14 @@ func ttlText(d time.Duration) string {
 		return "0s (never revoked)"
 	}
 	return d.String()
+}
+
+// failIf fails the spec with err's text under a heading (the verdicts'
+// messages, one per line, without Gomega's dump of the joined errors).
+func failIf(err error, format string, args ...any) {
+	if err != nil {
+		Fail(fmt.Sprintf(format, args...) + ":\n" + err.Error())
+	}
 }
 
 // wrap names a failed verdict; nil stays nil.

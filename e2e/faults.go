@@ -160,55 +160,31 @@ func keysOf(e *Env, via, remote string) []check.ViewKey {
 // it lost the connection to (docs: global services, "Handling Unreachable
 // Clusters"; clustermesh.cacheTTL defaults to never revoking it), and the
 // datapath forwards pod to pod without the control plane, so the other
-// clusters' clients keep reaching that cluster's backends and no request
-// fails. Then every agent and KVStoreMesh reconnects: the time until all of
-// them report every remote cluster ready, none still on the old etcd, is
-// the figure.
+// clusters' clients keep reaching that cluster's backends, and failed
+// requests are judged against Config.FaultOutageBudget (0 by default).
+// Then every agent and KVStoreMesh reconnects: the time until all of them
+// report every remote cluster ready, none still on the old etcd, is the
+// figure.
 func APIServerRestartSpec(input func() SpecInput) {
 	It("keeps answering from the restarted cluster's backends while its ClusterMesh API server restarts, and every agent reconnects", func(ctx SpecContext) {
 		e := input().Env
-		iv := e.Intervals()
 		target := e.Names()[1]
-		h := handleOf(e, target)
-		skipUnlessOwned(fault.CheckRelease(ctx, cilium.HelmReleases{}, h, "the clustermesh-apiserver pod"))
+		other := e.Others(target)[0]
+		skipUnlessOwned(fault.CheckRelease(ctx, cilium.HelmReleases{}, handleOf(e, target), "the clustermesh-apiserver pod"))
 		By("putting the spec's service " + e.Service.Name + " into its starting state")
 		e.Prepare(ctx)
 		base := faultBefore(ctx, e, "before "+target+"'s ClusterMesh API server restarts")
-		via := remoteVia(base, e.Others(target)[0], target)
-		oldIDs := base.Views[check.ViewKey{Observer: e.Others(target)[0], Via: via, Remote: target}].IDs
-		Expect(oldIDs).To(HaveLen(1), "the etcd of %s's ClusterMesh API server as %s sees it", target, e.Others(target)[0])
-
-		f := startFault(ctx, e, false)
-		By("[" + target + "] deleting the clustermesh-apiserver pod")
-		rs, err := fault.RestartPod(ctx, fault.RestartInput{Cluster: h, Releases: cilium.HelmReleases{}, Selector: cilium.APIServerSelector,
-			Timeout: iv.CiliumReady, Poll: iv.Poll, Log: GinkgoWriter})
-		skipUnlessOwned(err)
-		By("waiting until every agent and KVStoreMesh sees every remote cluster ready, none still on " + target + "'s old etcd " + oldIDs[0])
-		back, reconnect := f.watch.Until(ctx, rs.Deleted, iv.MeshReady, func(s check.Snapshot) error { return s.Reconnected(oldIDs[0]) })
-		end := back.At
-		if reconnect != nil {
-			end = time.Now()
-		}
-		d := f.disturbance(rs.Deleted)
-
-		during := d.Report(e.Book, "while "+target+"'s ClusterMesh API server restarted (until every agent reconnected)", rs.Deleted, end, GinkgoWriter)
-		during.Timings = append(during.Timings, verdict.Timing{Name: "new clustermesh-apiserver pod Ready, after the delete", Source: target, Duration: rs.Replaced})
-		if reconnect == nil {
-			during.Timings = append(during.Timings, verdict.Timing{Name: "every agent and KVStoreMesh ready on the new etcd, after the delete", Source: target, Duration: end.Sub(rs.Deleted)})
-			e.Logf(target, "clustermesh-apiserver restarted: new pod Ready after %s, every agent and KVStoreMesh reconnected after %s",
-				rs.Replaced.Round(time.Millisecond), end.Sub(rs.Deleted).Round(time.Millisecond))
-		}
-		during.Timings = append(during.Timings, d.ViewTimings(base.Keys(), end, time.Time{}, GinkgoWriter)...)
-		window := d.Record.Between(rs.Deleted, end)
-		duringErr := errors.Join(
-			wrap("every agent reconnected", reconnect),
-			wrap(fmt.Sprintf("the other clusters' clients reached %s's backends", target), answeredFrom(e, window, e.Others(target), target)),
-			wrap(fmt.Sprintf("each source's longest run of failed requests within the outage budget (%s)", e.Config.FaultOutageBudget),
-				check.FailuresWithin(window, e.Config.FaultOutageBudget)))
-		during.SetVerdict(duringErr)
-
-		afterErr := faultAfter(ctx, e, "after "+target+"'s ClusterMesh API server restarted", end, "every agent reconnected")
-		failIf(errors.Join(duringErr, afterErr), "%s's ClusterMesh API server restarted", target)
+		oldIDs := base.Views[check.ViewKey{Observer: other, Via: remoteVia(base, other, target), Remote: target}].IDs
+		Expect(oldIDs).To(HaveLen(1), "the etcd of %s's ClusterMesh API server as %s sees it", target, other)
+		restartUnderProbes(ctx, e, base, podRestart{
+			target: target, pod: "ClusterMesh API server", selector: cilium.APIServerSelector,
+			ready:     func(s check.Snapshot) error { return s.Reconnected(oldIDs[0]) },
+			readyFrom: func(rs fault.Restart) time.Time { return rs.Deleted },
+			readyWhat: "every agent and KVStoreMesh ready, none on " + target + "'s old etcd " + oldIDs[0],
+			judge: func(window probe.Record) error {
+				return wrap(fmt.Sprintf("the other clusters' clients reached %s's backends", target), answeredFrom(e, window, e.Others(target), target))
+			},
+		})
 	})
 }
 
@@ -224,49 +200,86 @@ func APIServerRestartSpec(input func() SpecInput) {
 func AgentRestartSpec(input func() SpecInput) {
 	It("recovers every client after one cluster's agent restarts, within the outage budget, and the mesh is ready again", func(ctx SpecContext) {
 		e := input().Env
-		iv := e.Intervals()
 		target := e.Names()[1]
-		h := handleOf(e, target)
-		skipUnlessOwned(fault.CheckRelease(ctx, cilium.HelmReleases{}, h, "the cilium agent pod"))
+		skipUnlessOwned(fault.CheckRelease(ctx, cilium.HelmReleases{}, handleOf(e, target), "the cilium agent pod"))
 		By("putting the spec's service " + e.Service.Name + " into its starting state")
 		e.Prepare(ctx)
 		base := faultBefore(ctx, e, "before "+target+"'s agent restarts")
 		node, err := clientNode(ctx, e, target)
 		Expect(err).NotTo(HaveOccurred())
-
-		f := startFault(ctx, e, false)
-		By(fmt.Sprintf("[%s] deleting the cilium agent pod of node %s (the client's)", target, node))
-		rs, err := fault.RestartPod(ctx, fault.RestartInput{Cluster: h, Releases: cilium.HelmReleases{}, Selector: cilium.AgentSelector, Node: node,
-			Timeout: iv.CiliumReady, Poll: iv.Poll, Log: GinkgoWriter})
-		skipUnlessOwned(err)
-		By("waiting until every agent and KVStoreMesh sees every remote cluster ready again")
-		back, ready := f.watch.Until(ctx, rs.Deleted.Add(rs.Replaced), iv.MeshReady, check.Snapshot.AllReady)
-		By("probing " + iv.Consistently.String() + " longer: a late failure is still counted")
-		select {
-		case <-ctx.Done():
-		case <-time.After(iv.Consistently):
-		}
-		end := time.Now()
-		d := f.disturbance(rs.Deleted)
-
-		budget := e.Config.FaultOutageBudget
-		during := d.Report(e.Book, fmt.Sprintf("while %s's agent restarted, and %s after every agent was ready (outage budget %s per source)", target, iv.Consistently, budget),
-			rs.Deleted, end, GinkgoWriter)
-		during.Timings = append(during.Timings, verdict.Timing{Name: "new agent pod Ready, after the delete", Source: target, Duration: rs.Replaced})
-		if ready == nil {
-			during.Timings = append(during.Timings, verdict.Timing{Name: "every agent and KVStoreMesh ready, after the delete", Source: target, Duration: back.At.Sub(rs.Deleted)})
-			e.Logf(target, "agent %s restarted: new pod %s Ready after %s, every agent and KVStoreMesh ready after %s",
-				rs.Old, rs.New, rs.Replaced.Round(time.Millisecond), back.At.Sub(rs.Deleted).Round(time.Millisecond))
-		}
-		during.Timings = append(during.Timings, d.ViewTimings(base.Keys(), end, time.Time{}, GinkgoWriter)...)
-		duringErr := errors.Join(
-			wrap("every agent ready again", ready),
-			wrap("each source's longest run of failed requests within the outage budget", check.FailuresWithin(d.Record.Between(rs.Deleted, end), budget)))
-		during.SetVerdict(duringErr)
-
-		afterErr := faultAfter(ctx, e, "after "+target+"'s agent restarted", end, "the probing ended")
-		failIf(errors.Join(duringErr, afterErr), "%s's agent restarted", target)
+		restartUnderProbes(ctx, e, base, podRestart{
+			target: target, pod: "agent", selector: cilium.AgentSelector, node: node,
+			ready:     check.Snapshot.AllReady,
+			readyFrom: func(rs fault.Restart) time.Time { return rs.Deleted.Add(rs.Replaced) },
+			readyWhat: "every agent and KVStoreMesh ready again",
+		})
 	})
+}
+
+// podRestart is one of Cilium's pods restarted under probes: what differs
+// between the two restart specs.
+type podRestart struct {
+	target, pod, selector string
+	// node, when set, restarts the pod on that node.
+	node string
+	// ready is what every look must show for the mesh to be back, from
+	// readyFrom on; readyWhat says it.
+	ready     func(check.Snapshot) error
+	readyFrom func(fault.Restart) time.Time
+	readyWhat string
+	// judge, when set, adds the spec's own verdict on the requests made
+	// from the delete to the end of the probing.
+	judge func(window probe.Record) error
+}
+
+// restartUnderProbes restarts the pod while every client probes and every
+// view is watched, waits until the mesh is back (pr.ready), keeps probing
+// Intervals.Consistently longer (a late failure, such as stale state
+// dropped on reconnect, still counts), and reports: each source's failed
+// requests against the outage budget, the pod's replacement, the mesh
+// back, every view's changes. Then the after-part.
+func restartUnderProbes(ctx context.Context, e *Env, base check.Snapshot, pr podRestart) {
+	iv := e.Intervals()
+	target := pr.target
+	f := startFault(ctx, e, false)
+	where := ""
+	if pr.node != "" {
+		where = " on node " + pr.node + " (the client's)"
+	}
+	By(fmt.Sprintf("[%s] deleting the %s pod%s", target, pr.pod, where))
+	rs, err := fault.RestartPod(ctx, fault.RestartInput{Cluster: handleOf(e, target), Releases: cilium.HelmReleases{}, Selector: pr.selector, Node: pr.node,
+		Timeout: iv.CiliumReady, Poll: iv.Poll, Log: GinkgoWriter})
+	skipUnlessOwned(err)
+	By("waiting until " + pr.readyWhat)
+	back, readyErr := f.watch.Until(ctx, pr.readyFrom(rs), iv.MeshReady, pr.ready)
+	By("probing " + iv.Consistently.String() + " longer: a late failure still counts")
+	select {
+	case <-ctx.Done():
+	case <-time.After(iv.Consistently):
+	}
+	end := time.Now()
+	d := f.disturbance(rs.Deleted)
+
+	budget := e.Config.FaultOutageBudget
+	during := d.Report(e.Book, fmt.Sprintf("while %s's %s restarted, and %s after the mesh was back (outage budget %s per source)", target, pr.pod, iv.Consistently, budget),
+		rs.Deleted, end, GinkgoWriter)
+	during.Timings = append(during.Timings, verdict.Timing{Name: "new " + pr.pod + " pod Ready, after the delete", Source: target, Duration: rs.Replaced})
+	if readyErr == nil {
+		during.Timings = append(during.Timings, verdict.Timing{Name: pr.readyWhat + ", after the delete", Source: target, Duration: back.At.Sub(rs.Deleted)})
+		e.Logf(target, "%s pod %s restarted: new pod %s Ready after %s; %s after %s", pr.pod, rs.Old, rs.New, rs.Replaced.Round(time.Millisecond),
+			pr.readyWhat, back.At.Sub(rs.Deleted).Round(time.Millisecond))
+	}
+	during.Timings = append(during.Timings, d.ViewTimings(base.Keys(), end, time.Time{}, GinkgoWriter)...)
+	window := d.Record.Between(rs.Deleted, end)
+	duringErr := errors.Join(wrap(pr.readyWhat, readyErr),
+		wrap(fmt.Sprintf("each source's longest run of failed requests within the outage budget (%s)", budget), check.FailuresWithin(window, budget)))
+	if pr.judge != nil {
+		duringErr = errors.Join(duringErr, pr.judge(window))
+	}
+	during.SetVerdict(duringErr)
+
+	afterErr := faultAfter(ctx, e, fmt.Sprintf("after %s's %s restarted", target, pr.pod), end, "the probing ended")
+	failIf(errors.Join(duringErr, afterErr), "%s's %s restarted", target, pr.pod)
 }
 
 // PartitionSpec: one kind cluster is cut off from the other two at the

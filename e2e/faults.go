@@ -24,8 +24,8 @@ import (
 // The fault specs disturb the whole mesh (they are Serial): each measures
 // the mesh before, during and after one fault, with a client in every
 // cluster making new connections to the spec's global service all along
-// (probe.Background) and every cluster's agents and KVStoreMesh read about
-// once per poll (check.Watch). Every figure is in the spec's reports and
+// (probe.Background) and every cluster's agents and KVStoreMesh read over
+// and over, looks at least Intervals.Poll apart (check.Watch). Every figure is in the spec's reports and
 // the log. The verdicts are Cilium's documented promises; where Cilium
 // promises nothing, the figures are reported, not judged. A during-verdict
 // that fails does not stop the spec: the after-part still runs (the mesh

@@ -221,7 +221,7 @@ e2e-interrupt: validate $(MESH) ## Prove a real SIGINT during make kind-up's Cil
 # The same specs twice on one running mesh: the serial run first, then the
 # parallel one (each spec prepares its own objects, so the second run needs
 # nothing restored). The spec phase is read from each run's Ginkgo JSON report.
-BENCH_SUITE_FILTER ?= !upgrade
+BENCH_SUITE_FILTER ?= !upgrade && !fault
 .PHONY: bench-suite
 bench-suite: validate $(GINKGO) $(BENCHSUITE) ## Spec phase serial (--procs=1) vs parallel (GINKGO_PROCS) on running clusters (make kind-up first), and their ratio.
 	@mkdir -p "$(ARTIFACTS)/bench-suite"

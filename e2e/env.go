@@ -155,9 +155,16 @@ func (e *Env) OnlyRemote(name string) check.State { return check.OnlyRemote(name
 // since is the moment of the change (zero: nothing to time). A state not
 // reached within timeout fails the spec with the sources' last matrices.
 func (e *Env) AwaitState(ctx context.Context, st check.State, since time.Time, timeout time.Duration) []check.Switch {
-	sw, err := check.Await(ctx, e.awaitInput(st, since, timeout))
+	sw, err := e.Await(ctx, st, since, timeout)
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	return sw
+}
+
+// Await is AwaitState returning its error instead of failing the spec,
+// for a spec that must go on (a fault spec still heals and checks the mesh
+// after a failed verdict).
+func (e *Env) Await(ctx context.Context, st check.State, since time.Time, timeout time.Duration) ([]check.Switch, error) {
+	return check.Await(ctx, e.awaitInput(st, since, timeout))
 }
 
 // awaitInput is check.Await's input for st in the run's book.

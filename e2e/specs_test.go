@@ -96,6 +96,21 @@ var _ = Describe("Transparent encryption", LabelEncryption, func() {
 	EncryptionSpec(input)
 })
 
+// The faults restart Cilium's pods and cut a cluster off: they disturb
+// every spec's datapath, so they are Serial (after the parallel specs), and
+// they probe their own service.
+var _ = Describe("Faults", Serial, LabelFault, func() {
+	When("one cluster's ClusterMesh API server restarts", func() {
+		APIServerRestartSpec(inputFor(workload.SpecFaults))
+	})
+	When("one cluster's agent restarts", func() {
+		AgentRestartSpec(inputFor(workload.SpecFaults))
+	})
+	When("one cluster is cut off from the others at the network", func() {
+		PartitionSpec(inputFor(workload.SpecFaults))
+	})
+})
+
 // clusterNames are the configured clusters, in order: the tree is built
 // after the configuration is loaded.
 func clusterNames() []string {

@@ -40,6 +40,7 @@ var (
 	LabelPolicy     = Label("policy")
 	LabelHubble     = Label("hubble")
 	LabelEncryption = Label("encryption")
+	LabelFault      = Label("fault")
 )
 
 var (

@@ -38,6 +38,9 @@ type Backend struct {
 // Service is one global service selecting the pods of Backend.
 type Service struct {
 	Name, Backend, Owner string
+	// Local leaves the service without Cilium's global annotation: it is
+	// answered by its own cluster only, unless exported through MCS-API.
+	Local bool
 }
 
 // Files in the order they are applied: the namespace first.

@@ -33,6 +33,7 @@ var (
 	LabelRuntime  = Label("runtime")
 	LabelRouting  = Label("routing")
 	LabelUpgrade  = Label("upgrade")
+	LabelMCS      = Label("mcs")
 )
 
 var (

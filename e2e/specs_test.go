@@ -76,6 +76,10 @@ var _ = Describe("Annotations changed at run time", LabelGlobal, LabelAffinity, 
 	RuntimeChangesSpec(inputFor(workload.SpecRuntime))
 })
 
+var _ = Describe("The Multi-Cluster Services API", LabelMCS, func() {
+	MCSAPISpec(inputFor(workload.SpecMCS))
+})
+
 var _ = Describe("Pod IP routing", LabelRouting, func() {
 	PodIPRoutingSpec(input)
 })

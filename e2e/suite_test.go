@@ -41,6 +41,7 @@ var (
 	LabelHubble     = Label("hubble")
 	LabelEncryption = Label("encryption")
 	LabelFault      = Label("fault")
+	LabelMCS        = Label("mcs")
 )
 
 var (

@@ -55,6 +55,9 @@ type Service struct {
 	// Annotations are written after service.cilium.io/global: "true",
 	// sorted by key (the seed's Service also says shared: "true").
 	Annotations map[string]string
+	// Local leaves the service without Cilium's global annotation: it is
+	// answered by its own cluster only, unless exported through MCS-API.
+	Local bool
 }
 
 // ServicePort is one port of a Service.

@@ -170,7 +170,8 @@ func TestObjectsPerListEntry(t *testing.T) {
 	p.Backends = []Backend{{Name: "helloworld", Owner: "suite"}, {Name: "hw-affinity-local", Owner: "affinity-local"}}
 	p.Services = []Service{{Name: "helloworld", Backend: "helloworld", Owner: "suite"},
 		{Name: "hw-shared", Backend: "helloworld", Owner: "shared"},
-		{Name: "hw-affinity-local", Backend: "hw-affinity-local", Owner: "affinity-local"}}
+		{Name: "hw-affinity-local", Backend: "hw-affinity-local", Owner: "affinity-local"},
+		{Name: "hw-mcs", Backend: "helloworld", Owner: "mcs", Local: true}}
 	objs, err := Objects(context.Background(), p)
 	if err != nil {
 		t.Fatal(err)
@@ -184,16 +185,17 @@ func TestObjectsPerListEntry(t *testing.T) {
 		case *appsv1.Deployment:
 			got["deployment/"+v.Name] = v.Annotations[SpecAnnotation] + " app=" + v.Spec.Template.Labels["app"]
 		case *corev1.Service:
-			got["service/"+v.Name] = v.Annotations[SpecAnnotation] + " app=" + v.Spec.Selector["app"]
+			got["service/"+v.Name] = v.Annotations[SpecAnnotation] + " app=" + v.Spec.Selector["app"] + " global=" + v.Annotations["service.cilium.io/global"]
 		}
 	}
 	want := map[string]string{
 		"deployment/helloworld":        "suite app=helloworld",
 		"deployment/hw-affinity-local": "affinity-local app=hw-affinity-local",
 		"deployment/client":            " app=client",
-		"service/helloworld":           "suite app=helloworld",
-		"service/hw-shared":            "shared app=helloworld",
-		"service/hw-affinity-local":    "affinity-local app=hw-affinity-local",
+		"service/helloworld":           "suite app=helloworld global=true",
+		"service/hw-shared":            "shared app=helloworld global=true",
+		"service/hw-affinity-local":    "affinity-local app=hw-affinity-local global=true",
+		"service/hw-mcs":               "mcs app=helloworld global=",
 	}
 	for k, v := range want {
 		if got[k] != v {

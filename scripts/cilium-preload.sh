@@ -10,6 +10,7 @@
 #   NODE_IMAGE       base node image (default localhost/clustermesh-e2e/node:v1.34.4)
 #   CILIUM_VERSION   default 1.20.2
 #   PRELOAD_APPS=0   leave the helloworld and client images out
+#   MCS_COREDNS_VERSION  the MCS-API CoreDNS to preload when built (default v1.13.1)
 #   FORCE=1          rebuild even when the content hash matches
 # Prints the image name on stdout.
 set -euo pipefail
@@ -26,6 +27,9 @@ cache_init
 IMAGES=(localhost/cilium/cilium:v$VERSION localhost/cilium/operator-generic:v$VERSION
 	localhost/cilium/clustermesh-apiserver:v$VERSION localhost/cilium/hubble-relay:v$VERSION)
 [[ ${PRELOAD_APPS:-1} == 1 ]] && IMAGES+=(localhost/clustermesh-e2e/helloworld:v1 localhost/clustermesh-e2e/client:v1)
+# The MCS-API CoreDNS (scripts/coredns-image.sh) when it was built: bring-up switches CoreDNS to it.
+COREDNS_IMAGE=localhost/clustermesh-e2e/coredns:${MCS_COREDNS_VERSION:-v1.13.1}
+docker image inspect "$COREDNS_IMAGE" >/dev/null 2>&1 && IMAGES+=("$COREDNS_IMAGE")
 OUT=${NODE_IMAGE}-cilium-v$VERSION
 
 preload() {

@@ -109,6 +109,9 @@ nodes:
 		return err
 	}
 	fmt.Fprintf(log, "[%s] cilium chart %s from %s\n", smokeCluster, chart.Metadata.Version, source)
+	if err := cilium.PrepareMCSCoreDNS(ctx, cfg, hs, log); err != nil {
+		return err
+	}
 	vals, err := cilium.ClusterValues(cilium.ClusterValuesInput{Config: cfg, Cluster: c, Handle: h})
 	if err != nil {
 		return err

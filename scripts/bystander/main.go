@@ -167,6 +167,8 @@ var suiteResources = []schema.GroupVersionResource{
 	{Version: "v1", Resource: "pods"},
 	{Group: "apps", Version: "v1", Resource: "deployments"},
 	{Group: "apps", Version: "v1", Resource: "daemonsets"},
+	// MCS-API's; absent (not found) where Cilium runs without it.
+	{Group: "multicluster.x-k8s.io", Version: "v1beta1", Resource: "serviceexports"},
 }
 
 func check(ctx context.Context, contexts []string, ns, state string) error {
@@ -196,6 +198,9 @@ func check(ctx context.Context, contexts []string, ns, state string) error {
 		}
 		for _, gvr := range suiteResources {
 			list, err := d.Resource(gvr).List(ctx, metav1.ListOptions{LabelSelector: kube.ManagedBySelector()})
+			if apierrors.IsNotFound(err) {
+				continue // the resource is not served: nothing of it can be left
+			}
 			if err != nil {
 				problems = append(problems, fmt.Errorf("[%s] list %s: %w", kctx, gvr.Resource, err))
 				continue

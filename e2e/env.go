@@ -50,9 +50,6 @@ type Env struct {
 	Service workload.GlobalService
 	Known   probe.Known
 	Agents  *check.Agents
-	// Imports reads the MCS-API ServiceImports, the fourth view AgreeViews
-	// compares; nil until that work sets it.
-	Imports check.ImportReader
 	// Requests is the batch size of one check from one source.
 	Requests int
 	// Invert flips one expectation (E2E_INVERT=1) to show that a spec fails

@@ -47,6 +47,7 @@ func MCSAPISpec(input func() SpecInput) {
 		st := e.Everyone(e.Service.Name + " at its clusterset IP: every cluster answers every source")
 		e.probing(check.Service{Clients: e.Clients, URLs: urls, Timeout: iv.Request, Known: e.Known}).
 			AwaitState(ctx, st, time.Time{}, iv.BackendsSynced)
+		e.agreeImportViews(ctx, st, imports)
 	})
 
 	It("resolves the service's clusterset name in every cluster, answered by every cluster from every cluster", func(ctx SpecContext) {
@@ -61,12 +62,13 @@ func MCSAPISpec(input func() SpecInput) {
 			Skip("clusterset.local is not served: " + reason)
 		}
 
-		exportEverywhere(ctx, e)
+		imports := exportEverywhere(ctx, e)
 		url := probe.ClustersetURL(e.Service.Name, e.Config.Namespace, config.ClustersetDomain)
 		By("probing " + url + " from every cluster")
 		st := e.Everyone(e.Service.Name + " by its clusterset name: every cluster answers every source")
 		e.probing(check.Service{Clients: e.Clients, URL: url, Timeout: iv.Request, Known: e.Known}).
 			AwaitState(ctx, st, time.Time{}, iv.BackendsSynced)
+		e.agreeImportViews(ctx, st, imports)
 	})
 }
 
@@ -112,6 +114,25 @@ func exportEverywhere(ctx context.Context, e *Env) map[string]workload.Import {
 		Expect(imp.Ports).NotTo(BeEmpty(), "[%s] ServiceImport without ports", name)
 	}
 	return imports
+}
+
+// agreeImportViews checks the four views of the exported service after st:
+// each cluster's Service and EndpointSlices (its own backends), every
+// agent's table for the Service Cilium derived from the import (the
+// clusterset IP's frontends), who answered st's requests, and each
+// cluster's ServiceImport (check.ServiceImports).
+func (e *Env) agreeImportViews(ctx context.Context, st check.State, imports map[string]workload.Import) {
+	GinkgoHelper()
+	By("checking that the EndpointSlices, the agents' tables of the derived service, the answers and the ServiceImports agree")
+	in := e.viewsInput(st, 0)
+	in.Frontends = map[string]string{}
+	for _, c := range e.Clusters {
+		name, err := workload.DerivedService(ctx, c, e.Config.Namespace, imports[c.Name].IPs[0])
+		Expect(err).NotTo(HaveOccurred())
+		in.Frontends[c.Name] = name
+	}
+	in.Imports = &check.ServiceImports{Clusters: e.Clusters, Exporters: e.Names()}
+	e.agreeViews(ctx, in)
 }
 
 // probing is the environment probing with p instead of the spec's service

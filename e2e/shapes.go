@@ -41,6 +41,14 @@ func (e *Env) portProber(port int) check.Service {
 // story (check.AgreeViews); port is the service port st's requests went to
 // (0: every frontend).
 func (e *Env) AgreeViews(ctx context.Context, st check.State, port int) {
+	GinkgoHelper()
+	e.agreeViews(ctx, e.viewsInput(st, port))
+}
+
+// viewsInput is check.AgreeViews' input for the spec's service and the
+// answers of st.
+func (e *Env) viewsInput(st check.State, port int) check.ViewsInput {
+	GinkgoHelper()
 	var tally *verdict.Tally
 	reports := e.Book.Current()
 	for i := len(reports) - 1; i >= 0 && tally == nil; i-- {
@@ -48,11 +56,16 @@ func (e *Env) AgreeViews(ctx context.Context, st check.State, port int) {
 			tally = r.Tally
 		}
 	}
-	ExpectWithOffset(1, tally).NotTo(BeNil(), "no report of state %q to compare the views with", st.Name)
+	Expect(tally).NotTo(BeNil(), "no report of state %q to compare the views with", st.Name)
 	iv := e.Intervals()
-	_, err := check.AgreeViews(ctx, check.ViewsInput{Agents: e.Agents, Namespace: e.Config.Namespace, Service: e.Service.Name,
-		Port: port, Answers: tally, Sources: st.Sources(), Imports: e.Imports, Timeout: iv.AnnotationSwitch, Poll: iv.Poll, Log: e.Log})
-	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	return check.ViewsInput{Agents: e.Agents, Namespace: e.Config.Namespace, Service: e.Service.Name,
+		Port: port, Answers: tally, Sources: st.Sources(), Timeout: iv.AnnotationSwitch, Poll: iv.Poll, Log: e.Log}
+}
+
+func (e *Env) agreeViews(ctx context.Context, in check.ViewsInput) {
+	GinkgoHelper()
+	_, err := check.AgreeViews(ctx, in)
+	Expect(err).NotTo(HaveOccurred())
 }
 
 // awaitTimed is AwaitState from since, each source's switch also in

@@ -73,7 +73,7 @@ func NewEnv(ctx context.Context, cfg config.Config, handles []cluster.Handle, lo
 	}
 	e.Requests = max(MinRequests, verdict.RequestsFor(MissBound, len(handles)))
 	for _, h := range handles {
-		c := workload.Cluster{Name: h.Name, ID: h.ID, Client: h.Client}
+		c := h // workload.Cluster is the handle: name, clients, REST config, ranges
 		e.Clusters = append(e.Clusters, c)
 		ex := kube.NewExecer(h.REST)
 		e.Agents.Client[h.Name] = h.Client

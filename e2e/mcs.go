@@ -81,6 +81,9 @@ func requireMCSAPI(ctx context.Context, e *Env) {
 	if !e.Config.MCSAPI {
 		Skip(e.Config.MCSDNS().Reason)
 	}
+	if reason := e.Config.MCSAPIUnsupported(); reason != "" {
+		Skip(reason)
+	}
 	By("checking that every cluster's Cilium runs with MCS-API")
 	off, err := cilium.MCSAPIEnabled(ctx, cilium.MCSAPIInput{Handles: e.Handles})
 	Expect(err).NotTo(HaveOccurred())

@@ -169,22 +169,34 @@ func APIServerRestartSpec(input func() SpecInput) {
 	It("keeps answering from the restarted cluster's backends while its ClusterMesh API server restarts, and every agent reconnects", func(ctx SpecContext) {
 		e := input().Env
 		target := e.Names()[1]
-		other := e.Others(target)[0]
 		skipUnlessOwned(fault.CheckRelease(ctx, cilium.HelmReleases{}, handleOf(e, target), "the clustermesh-apiserver pod"))
 		By("putting the spec's service " + e.Service.Name + " into its starting state")
 		e.Prepare(ctx)
-		base := faultBefore(ctx, e, "before "+target+"'s ClusterMesh API server restarts")
-		oldIDs := base.Views[check.ViewKey{Observer: other, Via: remoteVia(base, other, target), Remote: target}].IDs
-		Expect(oldIDs).To(HaveLen(1), "the etcd of %s's ClusterMesh API server as %s sees it", target, other)
-		restartUnderProbes(ctx, e, base, podRestart{
-			target: target, pod: "ClusterMesh API server", selector: cilium.APIServerSelector,
-			ready:     func(s check.Snapshot) error { return s.Reconnected(oldIDs[0]) },
-			readyFrom: func(rs fault.Restart) time.Time { return rs.Deleted },
-			readyWhat: "every agent and KVStoreMesh ready, none on " + target + "'s old etcd " + oldIDs[0],
-			judge: func(window probe.Record) error {
-				return wrap(fmt.Sprintf("the other clusters' clients reached %s's backends", target), answeredFrom(e, window, e.Others(target), target))
-			},
-		})
+		restartAPIServer(ctx, e, target, "")
+	})
+}
+
+// restartAPIServer is the ClusterMesh API server restart of target under
+// probes, with its before-part (where says in which mesh, for the state's
+// name); the upgrade spec restarts one in the mixed-version mesh with it.
+// It returns the restart's stretch of time, from the delete to the end of
+// the probing.
+func restartAPIServer(ctx context.Context, e *Env, target, where string) check.Span {
+	other := e.Others(target)[0]
+	if where != "" {
+		where = " " + where
+	}
+	base := faultBefore(ctx, e, "before "+target+"'s ClusterMesh API server restarts"+where)
+	oldIDs := base.Views[check.ViewKey{Observer: other, Via: remoteVia(base, other, target), Remote: target}].IDs
+	Expect(oldIDs).To(HaveLen(1), "the etcd of %s's ClusterMesh API server as %s sees it", target, other)
+	return restartUnderProbes(ctx, e, base, podRestart{
+		target: target, pod: "ClusterMesh API server", selector: cilium.APIServerSelector,
+		ready:     func(s check.Snapshot) error { return s.Reconnected(oldIDs[0]) },
+		readyFrom: func(rs fault.Restart) time.Time { return rs.Deleted },
+		readyWhat: "every agent and KVStoreMesh ready, none on " + target + "'s old etcd " + oldIDs[0],
+		judge: func(window probe.Record) error {
+			return wrap(fmt.Sprintf("the other clusters' clients reached %s's backends", target), answeredFrom(e, window, e.Others(target), target))
+		},
 	})
 }
 
@@ -237,8 +249,9 @@ type podRestart struct {
 // Intervals.Consistently longer (a late failure, such as stale state
 // dropped on reconnect, still counts), and reports: each source's failed
 // requests against the outage budget, the pod's replacement, the mesh
-// back, every view's changes. Then the after-part.
-func restartUnderProbes(ctx context.Context, e *Env, base check.Snapshot, pr podRestart) {
+// back, every view's changes. Then the after-part. It returns the
+// restart's stretch of time: from the delete to the end of the probing.
+func restartUnderProbes(ctx context.Context, e *Env, base check.Snapshot, pr podRestart) check.Span {
 	iv := e.Intervals()
 	target := pr.target
 	f := startFault(ctx, e, false)
@@ -280,6 +293,7 @@ func restartUnderProbes(ctx context.Context, e *Env, base check.Snapshot, pr pod
 
 	afterErr := faultAfter(ctx, e, fmt.Sprintf("after %s's %s restarted", target, pr.pod), end, "the probing ended")
 	failIf(errors.Join(duringErr, afterErr), "%s's %s restarted", target, pr.pod)
+	return check.Span{Name: fmt.Sprintf("%s's %s restart", target, pr.pod), From: rs.Deleted, To: end}
 }
 
 // PartitionSpec: one kind cluster is cut off from the other two at the

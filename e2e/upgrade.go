@@ -114,7 +114,7 @@ func UpgradeSpec(input func() UpgradeInput, names []string) {
 		in := input()
 		c := in.Env.Config
 		if c.UpgradeFrom == "" {
-			Skip("upgrade mode is off: set UPGRADE_FROM (-e2e.upgrade-from) to an older Cilium version, e.g. 1.19.7, to install it first and upgrade to " + c.CiliumVersion)
+			Skip("upgrade mode is off: set UPGRADE_FROM (-e2e.upgrade-from) to a Cilium version at most one minor release older than " + c.CiliumVersion + ", to install it first and upgrade to " + c.CiliumVersion)
 		}
 		Expect(in.Mesh).NotTo(BeNil(), "the upgrade needs process 1's bring-up")
 		// Resolved once, at the suite's start, for reused clusters too.

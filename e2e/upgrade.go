@@ -233,22 +233,25 @@ func roundSteps(input func() UpgradeInput, run *upgradeRun, ri int, verb string,
 	})
 
 	It(fmt.Sprintf("%s: kept each source's longest run of failed new connections within the outage budget", verb), func(ctx SpecContext) {
-		e := input().Env
 		r := run.rounds[ri]
-		r.stop(ctx, e)
-		Expect(r.rec).NotTo(BeNil(), "the background probe never ran")
-		rep := r.saveDisruption(e)
-		Expect(rep.Passed).To(BeTrue(), "%s", rep.Failure)
+		r.judge(ctx, input().Env, func() bool { return r.rec != nil }, "the background probe", r.saveDisruption)
 	})
 
 	It(fmt.Sprintf("%s: kept every long-lived connection to every other cluster's backend", verb), func(ctx SpecContext) {
-		e := input().Env
 		r := run.rounds[ri]
-		r.stop(ctx, e)
-		Expect(r.kaDone).To(BeTrue(), "the long-lived connections never ran")
-		rep := r.keepAliveReport(e)
-		Expect(rep.Passed).To(BeTrue(), "%s", rep.Failure)
+		r.judge(ctx, input().Env, func() bool { return r.kaDone }, "the long-lived connections", r.keepAliveReport)
 	})
+}
+
+// judge stops the round's probes and fails the spec with report's failure
+// unless it passed; ran, asked once they are stopped, says whether what it
+// judges (what) ever ran.
+func (r *round) judge(ctx context.Context, e *Env, ran func() bool, what string, report func(*Env) *verdict.Report) {
+	GinkgoHelper()
+	r.stop(ctx, e)
+	Expect(ran()).To(BeTrue(), "%s never ran", what)
+	rep := report(e)
+	Expect(rep.Passed).To(BeTrue(), "%s", rep.Failure)
 }
 
 // start starts the round's background probe of the global service from

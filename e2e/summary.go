@@ -56,13 +56,29 @@ func facts(c config.Config, labelFilter string) []verdict.Fact {
 // a bring-up that failed is what the run has to say. A spec whose verdict
 // entry cannot be read still counts, without its numbers; the error is
 // returned to be logged.
+//
+// The specs an Ordered container's BeforeAll skipped (the upgrade flow with
+// upgrade mode off) are folded into the first, which carries the reason:
+// one row "... (and 19 more specs of it, skipped with it)" instead of
+// twenty, counted as twenty.
 func specRuns(reports types.SpecReports) ([]verdict.SpecRun, []error) {
 	var out []verdict.SpecRun
 	var errs []error
+	skippedFirst := map[string]int{} // container -> index in out of its first skipped spec
 	for _, s := range reports {
 		isSpec := s.LeafNodeType == types.NodeTypeIt
 		if !isSpec && !s.Failed() {
 			continue
+		}
+		container := strings.Join(s.ContainerHierarchyTexts, "\x00")
+		if isSpec && s.State == types.SpecStateSkipped {
+			if i, ok := skippedFirst[container]; ok && s.Failure.Message == beforeAllSkipped {
+				out[i].Also++
+				continue
+			}
+			if _, ok := skippedFirst[container]; !ok {
+				skippedFirst[container] = len(out)
+			}
 		}
 		run := verdict.SpecRun{Name: s.FullText(), Started: s.StartTime, Runtime: s.RunTime, Failure: s.Failure.Message}
 		if !isSpec {
@@ -78,6 +94,10 @@ func specRuns(reports types.SpecReports) ([]verdict.SpecRun, []error) {
 	}
 	return verdict.Ordered(out), errs
 }
+
+// beforeAllSkipped is Ginkgo's message for the specs of an Ordered
+// container after its BeforeAll called Skip.
+const beforeAllSkipped = "Spec skipped because Skip() was called in BeforeAll"
 
 // outcomeOf maps Ginkgo's state onto the summary's outcome, keeping
 // Ginkgo's word where it says how a spec failed.

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -100,6 +102,37 @@ func TestSpecRunsFromGinkgoReports(t *testing.T) {
 	got, errs = specRuns(bad)
 	if len(got) != 1 || len(errs) != 1 || !strings.Contains(errs[0].Error(), `spec "bad entry"`) {
 		t.Errorf("an unreadable entry: %+v, %v", got, errs)
+	}
+}
+
+func TestSpecRunsFoldTheSpecsABeforeAllSkipped(t *testing.T) {
+	skipped := func(container, text, msg string) types.SpecReport {
+		return types.SpecReport{LeafNodeType: types.NodeTypeIt, ContainerHierarchyTexts: []string{container}, LeafNodeText: text,
+			State: types.SpecStateSkipped, Failure: types.Failure{Message: msg}}
+	}
+	reports := types.SpecReports{
+		skipped("Upgrading", "before it", "upgrade mode is off"),
+		skipped("Upgrading", "moves cluster-1", beforeAllSkipped),
+		skipped("Encryption", "uses WireGuard", "no WireGuard"),
+		skipped("Upgrading", "moves cluster-2", beforeAllSkipped),
+		// Skipped for a reason of its own: listed.
+		skipped("Upgrading", "after it", "the label filter leaves it out"),
+	}
+	got, errs := specRuns(reports)
+	if len(errs) != 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	var rows []string
+	for _, r := range got {
+		rows = append(rows, fmt.Sprintf("%s +%d: %s", r.Name, r.Also, r.Failure))
+	}
+	want := []string{"Upgrading before it +2: upgrade mode is off", "Encryption uses WireGuard +0: no WireGuard",
+		"Upgrading after it +0: the label filter leaves it out"}
+	if !slices.Equal(rows, want) {
+		t.Errorf("rows:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+	}
+	if tot := (verdict.Run{Specs: got}).Totals(); tot.Specs != 5 || tot.Skipped != 5 {
+		t.Errorf("totals %+v, want all 5 specs counted as skipped", tot)
 	}
 }
 

@@ -149,7 +149,14 @@ func AffinityNoneSpec(input func() SpecInput) {
 		e.AwaitState(ctx, e.Everyone("no affinity: every cluster answers"), time.Time{}, iv.AnnotationSwitch)
 		By(`affinity="none" on every cluster: the same`)
 		changed := e.setAffinityAll(ctx, workload.AffinityNone)
-		e.AwaitState(ctx, e.Everyone(`affinity "none": every cluster answers`), changed, iv.AnnotationSwitch)
+		everyone := e.Everyone(`affinity "none": every cluster answers`)
+		e.AwaitState(ctx, everyone, changed, iv.AnnotationSwitch)
+		// The state is the one before the change, so the await can pass
+		// before an agent has taken the annotation; held for Consistently,
+		// an agent that reads "none" as "local" (Cilium 1.18) fails from
+		// every source, not only from those that were slow to pass.
+		By("checking it holds for " + iv.Consistently.String())
+		e.HoldState(ctx, everyone, iv.Consistently, HoldRequests)
 
 		for _, src := range e.Names() {
 			By("[" + src + "] scaling the local backends to zero")

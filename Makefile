@@ -224,13 +224,18 @@ e2e-existing: validate $(MESH) ## Prove the existing-cluster path on three kind 
 e2e-interrupt: validate $(MESH) ## Prove a real SIGINT during make kind-up's Cilium install leaves no container, kubeconfig or process.
 	scripts/interrupt-proof.sh
 
-# The same specs twice on one running mesh: the serial run first, then the
-# parallel one (each spec prepares its own objects, so the second run needs
-# nothing restored). The spec phase is read from each run's Ginkgo JSON report.
+# The bring-up (make kind-up's: it reuses the suite's clusters when they are
+# up, and leaves them up), then the same specs twice on that mesh: the serial
+# run first, then the parallel one (each spec prepares its own objects, so
+# the second run needs nothing restored). The spec phase is read from each
+# run's Ginkgo JSON report; the bring-up's phase table follows it.
 BENCH_SUITE_FILTER ?= !upgrade && !fault
 .PHONY: bench-suite
-bench-suite: validate $(GINKGO) $(BENCHSUITE) ## Spec phase serial (--procs=1) vs parallel (GINKGO_PROCS) on running clusters (make kind-up first), and their ratio.
+bench-suite: validate $(MESH) $(GINKGO) $(BENCHSUITE) ## Bring-up (kind-up's), then the spec phase serial (--procs=1) vs parallel (GINKGO_PROCS), their ratio and the bring-up's phase table.
 	@mkdir -p "$(ARTIFACTS)/bench-suite"
+	@echo "bench-suite: bring-up, reusing the suite's clusters when they are up (log: $(ARTIFACTS)/bench-suite/bring-up.log)"
+	@rm -f "$(ARTIFACTS)/bring-up-phases.txt"
+	@$(MESH) up $(E2E_ARGS) >"$(ARTIFACTS)/bench-suite/bring-up.log" 2>&1 || { echo "bench-suite: the bring-up failed; its log ends:"; tail -20 "$(ARTIFACTS)/bench-suite/bring-up.log"; exit 1; }
 	@for mode in serial parallel; do \
 	  procs=1; if [ "$$mode" = parallel ]; then procs=$(GINKGO_PROCS); fi; \
 	  echo "bench-suite: $$mode run, $$procs process(es) (log: $(ARTIFACTS)/bench-suite/$$mode/run.log)"; \
@@ -239,7 +244,8 @@ bench-suite: validate $(GINKGO) $(BENCHSUITE) ## Spec phase serial (--procs=1) v
 	    GINKGO_LABEL_FILTER='$(BENCH_SUITE_FILTER)' ARTIFACTS="$(ARTIFACTS)/bench-suite/$$mode" \
 	    >"$(ARTIFACTS)/bench-suite/$$mode/run.log" 2>&1 || echo "bench-suite: the $$mode run failed (its times are still shown)"; \
 	done
-	@$(BENCHSUITE) -procs $(GINKGO_PROCS) "$(ARTIFACTS)/bench-suite/serial/report.json" "$(ARTIFACTS)/bench-suite/parallel/report.json" \
+	@{ $(BENCHSUITE) -procs $(GINKGO_PROCS) "$(ARTIFACTS)/bench-suite/serial/report.json" "$(ARTIFACTS)/bench-suite/parallel/report.json"; \
+	  echo; cat "$(ARTIFACTS)/bring-up-phases.txt"; echo "the clusters are still up: make kind-down removes them"; } \
 	  | tee "$(ARTIFACTS)/bench-suite/summary.txt"
 
 .PHONY: bench

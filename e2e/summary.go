@@ -20,6 +20,11 @@ import (
 // runOf is the run as the summary and report.html show it.
 func runOf(r types.Report, c config.Config, labelFilter string) (verdict.Run, []error) {
 	specs, errs := specRuns(r.SpecReports)
+	if labelFilter != "" {
+		if match, err := types.ParseLabelFilter(labelFilter); err == nil {
+			specs = withFilterReason(specs, r.SpecReports, match, labelFilter)
+		}
+	}
 	run := verdict.Run{Title: r.SuiteDescription, Started: r.StartTime, Runtime: r.RunTime, Facts: facts(c, labelFilter), Specs: specs}
 	if run.Runtime == 0 && !r.StartTime.IsZero() {
 		// The suite's end is written after its last report node.
@@ -93,6 +98,23 @@ func specRuns(reports types.SpecReports) ([]verdict.SpecRun, []error) {
 		out = append(out, run)
 	}
 	return verdict.Ordered(out), errs
+}
+
+// withFilterReason gives the specs the label filter left out their reason:
+// Ginkgo skips them without a word.
+func withFilterReason(specs []verdict.SpecRun, reports types.SpecReports, match types.LabelFilter, filter string) []verdict.SpecRun {
+	out := map[string]bool{}
+	for _, s := range reports {
+		if s.LeafNodeType == types.NodeTypeIt && s.State == types.SpecStateSkipped && s.Failure.Message == "" && !match(s.Labels()) {
+			out[s.FullText()] = true
+		}
+	}
+	for i := range specs {
+		if out[specs[i].Name] {
+			specs[i].Failure = fmt.Sprintf("the label filter %q leaves it out", filter)
+		}
+	}
+	return specs
 }
 
 // beforeAllSkipped is Ginkgo's message for the specs of an Ordered

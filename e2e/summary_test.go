@@ -165,3 +165,26 @@ func TestRunOfHeadsWithTheConfiguration(t *testing.T) {
 		t.Errorf("run: %q, %s", run.Title, run.Runtime)
 	}
 }
+
+func TestRunOfSaysWhatTheLabelFilterLeftOut(t *testing.T) {
+	spec := func(text string, labels []string, state types.SpecState, msg string) types.SpecReport {
+		return types.SpecReport{LeafNodeType: types.NodeTypeIt, LeafNodeText: text, LeafNodeLabels: labels,
+			State: state, Failure: types.Failure{Message: msg}}
+	}
+	r := types.Report{SpecReports: types.SpecReports{
+		spec("cut off", []string{"fault"}, types.SpecStateSkipped, ""),
+		spec("answered", []string{"global"}, types.SpecStatePassed, ""),
+		// Matches the filter and skipped for a reason of its own: kept.
+		spec("wireguard", []string{"encryption"}, types.SpecStateSkipped, "no WireGuard"),
+	}}
+	run, _ := runOf(r, config.Config{}, "!fault")
+	var got []string
+	for _, s := range run.Specs {
+		got = append(got, s.Name+": "+s.Failure)
+	}
+	want := []string{"answered: ", `cut off: the label filter "!fault" leaves it out`, "wireguard: no WireGuard"}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}

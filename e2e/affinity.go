@@ -153,8 +153,12 @@ func AffinityNoneSpec(input func() SpecInput) {
 		e.AwaitState(ctx, everyone, changed, iv.AnnotationSwitch)
 		// The state is the one before the change, so the await can pass
 		// before an agent has taken the annotation; held for Consistently,
-		// an agent that reads "none" as "local" (Cilium 1.18) fails from
-		// every source, not only from those that were slow to pass.
+		// an agent that reads "none" as "local" fails it. Cilium 1.18.11,
+		// 2026-12-04: the await passed from every source, then the hold
+		// saw cluster-1 and cluster-2 answered by themselves alone (360 of
+		// 360); cluster-3 got 22 remote answers before its agent took the
+		// annotation, so the hold (every cluster over its whole time)
+		// names two sources, not three.
 		By("checking it holds for " + iv.Consistently.String())
 		e.HoldState(ctx, everyone, iv.Consistently, HoldRequests)
 

@@ -3,6 +3,9 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,11 +23,7 @@ import (
 // runOf is the run as the summary and report.html show it.
 func runOf(r types.Report, c config.Config, labelFilter string) (verdict.Run, []error) {
 	specs, errs := specRuns(r.SpecReports)
-	if labelFilter != "" {
-		if match, err := types.ParseLabelFilter(labelFilter); err == nil {
-			specs = withFilterReason(specs, r.SpecReports, match, labelFilter)
-		}
-	}
+	specs = withFilterReason(specs, r.SpecReports, labelFilter, r.SuiteConfig.FocusStrings)
 	run := verdict.Run{Title: r.SuiteDescription, Started: r.StartTime, Runtime: r.RunTime, Facts: facts(c, labelFilter), Specs: specs}
 	if run.Runtime == 0 && !r.StartTime.IsZero() {
 		// The suite's end is written after its last report node.
@@ -100,18 +99,40 @@ func specRuns(reports types.SpecReports) ([]verdict.SpecRun, []error) {
 	return verdict.Ordered(out), errs
 }
 
-// withFilterReason gives the specs the label filter left out their reason:
-// Ginkgo skips them without a word.
-func withFilterReason(specs []verdict.SpecRun, reports types.SpecReports, match types.LabelFilter, filter string) []verdict.SpecRun {
-	out := map[string]bool{}
+// withFilterReason gives the specs this run's label filter or focus left
+// out their reason: Ginkgo skips them without a word.
+func withFilterReason(specs []verdict.SpecRun, reports types.SpecReports, labelFilter string, focus []string) []verdict.SpecRun {
+	match := func([]string) bool { return true }
+	if labelFilter != "" {
+		if m, err := types.ParseLabelFilter(labelFilter); err == nil {
+			match = m
+		}
+	}
+	var focused []*regexp.Regexp
+	for _, f := range focus {
+		if re, err := regexp.Compile(f); err == nil {
+			focused = append(focused, re)
+		}
+	}
+	reason := map[string]string{}
 	for _, s := range reports {
-		if s.LeafNodeType == types.NodeTypeIt && s.State == types.SpecStateSkipped && s.Failure.Message == "" && !match(s.Labels()) {
-			out[s.FullText()] = true
+		if s.LeafNodeType != types.NodeTypeIt || s.State != types.SpecStateSkipped || s.Failure.Message != "" {
+			continue
+		}
+		switch {
+		case !match(s.Labels()):
+			reason[s.FullText()] = fmt.Sprintf("the label filter %q leaves it out", labelFilter)
+		case len(focused) > 0 && !slices.ContainsFunc(focused, func(re *regexp.Regexp) bool { return re.MatchString(s.FullText()) }):
+			quoted := make([]string, len(focus))
+			for i, f := range focus {
+				quoted[i] = strconv.Quote(f)
+			}
+			reason[s.FullText()] = fmt.Sprintf("the focus %s leaves it out", strings.Join(quoted, ", "))
 		}
 	}
 	for i := range specs {
-		if out[specs[i].Name] {
-			specs[i].Failure = fmt.Sprintf("the label filter %q leaves it out", filter)
+		if why, ok := reason[specs[i].Name]; ok {
+			specs[i].Failure = why
 		}
 	}
 	return specs

@@ -166,13 +166,14 @@ func TestRunOfHeadsWithTheConfiguration(t *testing.T) {
 	}
 }
 
-func TestRunOfSaysWhatTheLabelFilterLeftOut(t *testing.T) {
+func TestRunOfSaysWhatTheFiltersLeftOut(t *testing.T) {
 	spec := func(text string, labels []string, state types.SpecState, msg string) types.SpecReport {
 		return types.SpecReport{LeafNodeType: types.NodeTypeIt, LeafNodeText: text, LeafNodeLabels: labels,
 			State: state, Failure: types.Failure{Message: msg}}
 	}
-	r := types.Report{SpecReports: types.SpecReports{
+	r := types.Report{SuiteConfig: types.SuiteConfig{FocusStrings: []string{"answer", "cut"}}, SpecReports: types.SpecReports{
 		spec("cut off", []string{"fault"}, types.SpecStateSkipped, ""),
+		spec("routed", []string{"routing"}, types.SpecStateSkipped, ""),
 		spec("answered", []string{"global"}, types.SpecStatePassed, ""),
 		// Matches the filter and skipped for a reason of its own: kept.
 		spec("wireguard", []string{"encryption"}, types.SpecStateSkipped, "no WireGuard"),
@@ -182,7 +183,7 @@ func TestRunOfSaysWhatTheLabelFilterLeftOut(t *testing.T) {
 	for _, s := range run.Specs {
 		got = append(got, s.Name+": "+s.Failure)
 	}
-	want := []string{"answered: ", `cut off: the label filter "!fault" leaves it out`, "wireguard: no WireGuard"}
+	want := []string{"answered: ", `cut off: the label filter "!fault" leaves it out`, `routed: the focus "answer", "cut" leaves it out`, "wireguard: no WireGuard"}
 	slices.Sort(got)
 	if !slices.Equal(got, want) {
 		t.Errorf("got %q\nwant %q", got, want)

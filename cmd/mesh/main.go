@@ -153,7 +153,7 @@ const PhasesFile = "bring-up-phases.txt"
 
 func listOrNone(names []string) string {
 	if len(names) == 0 {
-		return "none, all reused"
+		return "none, every cluster was there already"
 	}
 	return strings.Join(names, ", ")
 }

@@ -76,7 +76,7 @@ func specRuns(reports types.SpecReports) ([]verdict.SpecRun, []error) {
 		}
 		container := strings.Join(s.ContainerHierarchyTexts, "\x00")
 		if isSpec && s.State == types.SpecStateSkipped {
-			if i, ok := skippedFirst[container]; ok && s.Failure.Message == beforeAllSkipped {
+			if i, ok := skippedFirst[container]; ok && s.Failure.Message == verdict.SkippedInBeforeAll {
 				out[i].Also++
 				continue
 			}
@@ -137,10 +137,6 @@ func withFilterReason(specs []verdict.SpecRun, reports types.SpecReports, labelF
 	}
 	return specs
 }
-
-// beforeAllSkipped is Ginkgo's message for the specs of an Ordered
-// container after its BeforeAll called Skip.
-const beforeAllSkipped = "Spec skipped because Skip() was called in BeforeAll"
 
 // outcomeOf maps Ginkgo's state onto the summary's outcome, keeping
 // Ginkgo's word where it says how a spec failed.

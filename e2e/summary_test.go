@@ -112,9 +112,9 @@ func TestSpecRunsFoldTheSpecsABeforeAllSkipped(t *testing.T) {
 	}
 	reports := types.SpecReports{
 		skipped("Upgrading", "before it", "upgrade mode is off"),
-		skipped("Upgrading", "moves cluster-1", beforeAllSkipped),
+		skipped("Upgrading", "moves cluster-1", verdict.SkippedInBeforeAll),
 		skipped("Encryption", "uses WireGuard", "no WireGuard"),
-		skipped("Upgrading", "moves cluster-2", beforeAllSkipped),
+		skipped("Upgrading", "moves cluster-2", verdict.SkippedInBeforeAll),
 		// Skipped for a reason of its own: listed.
 		skipped("Upgrading", "after it", "the label filter leaves it out"),
 	}

@@ -40,6 +40,10 @@ type UpgradeInput struct {
 // sends: steady, so a break is placed in time to within half a second.
 const KeepAliveRate = 2
 
+// roundVerbs name the upgrade flow's rounds, in order (and, with dashes,
+// their directories under ARTIFACTS).
+var roundVerbs = []string{"upgrade", "downgrade", "upgrade again"}
+
 // upgradeRun is the state the ordered upgrade steps share.
 type upgradeRun struct {
 	cfg    config.Config // resolved: image source decided
@@ -49,11 +53,13 @@ type upgradeRun struct {
 // round is every cluster moved, one at a time, from one version to
 // another, under the background probe and the long-lived connections.
 type round struct {
-	verb     string // "upgrade", "downgrade", "upgrade again"
-	dir      string // under ARTIFACTS
+	verb     string // one of roundVerbs
 	from, to string // Cilium versions
 	tag      string // the image tag every cluster runs after the round
 	up       *bringup.Upgrade
+	// preload is how long this round took to put its images on the
+	// nodes (the first round only: the others find them there).
+	preload  time.Duration
 	bg       *probe.Background
 	began    time.Time
 	steps    []check.UpgradeStep
@@ -61,7 +67,7 @@ type round struct {
 	rec      *probe.Record
 	kas      []*probe.KeepAlive
 	kaRecs   []probe.KeepAliveRecord
-	kaDone   bool
+	kaOpened bool // the long-lived connections were opened
 	judged   bool
 	kaJudged bool
 }
@@ -129,9 +135,9 @@ func UpgradeSpec(input func() UpgradeInput, names []string) {
 			Provider: in.Mesh.Provider, Log: GinkgoWriter, From: run.cfg.CiliumVersion, ImagesOnNodes: true})
 		Expect(err).NotTo(HaveOccurred())
 		run.rounds = []*round{
-			{verb: "upgrade", dir: "upgrade", from: old.CiliumVersion, to: run.cfg.CiliumVersion, tag: run.cfg.ImageTag, up: up},
-			{verb: "downgrade", dir: "downgrade", from: run.cfg.CiliumVersion, to: old.CiliumVersion, tag: old.ImageTag, up: down},
-			{verb: "upgrade again", dir: "upgrade-again", from: old.CiliumVersion, to: run.cfg.CiliumVersion, tag: run.cfg.ImageTag, up: up},
+			{verb: roundVerbs[0], from: old.CiliumVersion, to: run.cfg.CiliumVersion, tag: run.cfg.ImageTag, up: up, preload: up.Preload},
+			{verb: roundVerbs[1], from: run.cfg.CiliumVersion, to: old.CiliumVersion, tag: old.ImageTag, up: down},
+			{verb: roundVerbs[2], from: old.CiliumVersion, to: run.cfg.CiliumVersion, tag: run.cfg.ImageTag, up: up},
 		}
 	})
 
@@ -143,7 +149,7 @@ func UpgradeSpec(input func() UpgradeInput, names []string) {
 			if r.rec != nil && !r.judged {
 				r.saveDisruption(e)
 			}
-			if r.kaDone && !r.kaJudged {
+			if r.kaOpened && !r.kaJudged {
 				r.keepAliveReport(e)
 			}
 		}
@@ -160,7 +166,7 @@ func UpgradeSpec(input func() UpgradeInput, names []string) {
 		e.AwaitState(ctx, e.Everyone("before the upgrade, all on "+from.CiliumVersion), time.Time{}, e.Intervals().BackendsSynced)
 	})
 
-	for ri, verb := range []string{"upgrade", "downgrade", "upgrade again"} {
+	for ri, verb := range roundVerbs {
 		roundSteps(input, run, ri, verb, names)
 	}
 }
@@ -239,7 +245,7 @@ func roundSteps(input func() UpgradeInput, run *upgradeRun, ri int, verb string,
 
 	It(fmt.Sprintf("%s: kept every long-lived connection to every other cluster's backend", verb), func(ctx SpecContext) {
 		r := run.rounds[ri]
-		r.judge(ctx, input().Env, func() bool { return r.kaDone }, "the long-lived connections", r.keepAliveReport)
+		r.judge(ctx, input().Env, func() bool { return r.kaOpened }, "the long-lived connections", r.keepAliveReport)
 	})
 }
 
@@ -266,7 +272,7 @@ func (r *round) start(ctx context.Context, e *Env) {
 	By(fmt.Sprintf("opening a long-lived connection from every cluster to a helloworld pod of every other cluster (%d requests a second)", KeepAliveRate))
 	port := workload.ParamsFor(e.Config)(e.Clusters[0]).ContainerPort
 	transfers := min(probe.MaxRequests, int(iv.KeepAlive.Seconds())*KeepAliveRate)
-	r.kaDone = true
+	r.kaOpened = true
 	for _, src := range e.Names() {
 		for _, dst := range e.Others(src) {
 			ips, err := workload.AppPodIPs(ctx, e.Cluster(dst), e.Config.Namespace)
@@ -354,16 +360,13 @@ func handleOf(e *Env, name string) cluster.Handle {
 
 // saveDisruption records the requests made during the round as a
 // verdict report judged against the outage budget, and the detailed runs
-// of failed requests under ARTIFACTS/<round> (check.Upgrade).
+// of failed requests under ARTIFACTS/<round verb, dashed> (check.Upgrade).
 func (r *round) saveDisruption(e *Env) *verdict.Report {
 	r.judged = true
 	u := check.Upgrade{From: r.from, To: r.to, Verb: r.verb, Budget: e.Config.UpgradeOutageBudget,
-		Began: r.began, Steps: r.steps, Record: *r.rec, Clusters: e.Names()}
-	if r.up != nil && r.dir == "upgrade" {
-		u.Preload = r.up.Preload
-	}
+		Began: r.began, Steps: r.steps, Record: *r.rec, Clusters: e.Names(), Preload: r.preload}
 	rep := u.Report(e.Book, e.Log)
-	if err := u.Write(filepath.Join(e.Config.Artifacts, r.dir)); err != nil {
+	if err := u.Write(filepath.Join(e.Config.Artifacts, strings.ReplaceAll(r.verb, " ", "-"))); err != nil {
 		e.Logf("", "%v", err)
 	}
 	return rep

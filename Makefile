@@ -17,7 +17,8 @@ GINKGO_ARGS         ?=
 # spends most of its time waiting (a change propagating through the mesh,
 # pods terminating, a dropped request's timeout), so five processes overlap
 # the waits; measured with make bench-suite on 2026-12-04, 17 specs: 3
-# processes 44 % of the serial spec phase, 4 43 %, 5 31 % (52 s). Upgrade
+# processes 44 % of the serial spec phase, 4 43 %, 5 31 % (52 s); that
+# evening, with the affinity-"none" hold added, 5 gave 36 % (58 s). Upgrade
 # mode needs 1 (its Serial spec must run first).
 GINKGO_PROCS        ?= 5
 # E2E_ARGS are -e2e.* flags for the suite and the mesh command, e.g.
